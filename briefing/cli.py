@@ -1,0 +1,80 @@
+"""The `briefing` command: parses arguments, hands them to the core, prints, and maps errors."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from briefing import __version__
+from briefing.commands import App
+from briefing.errors import BriefingError
+
+COMMANDS = {
+    "archive": "briefing.commands.archive:archive",
+    "db": "briefing.commands.db:db",
+    "deliveries": "briefing.commands.deliveries:deliveries",
+    "events": "briefing.commands.events:events",
+    "generate": "briefing.commands.generate:generate",
+    "ingest": "briefing.commands.ingest:ingest",
+    "schedule": "briefing.commands.schedule:schedule",
+    "send": "briefing.commands.send:send",
+    "subscribers": "briefing.commands.subscribers:subscribers",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand only when it runs, so `briefing generate` pays for nothing else."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._load(name) if name in COMMANDS else None
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        module, _, attribute = COMMANDS[name].partition(":")
+        try:
+            return getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="BRIEFING_CONFIG",
+    help="Settings file (default: ./briefing.toml when present).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
+@click.version_option(__version__, prog_name="briefing")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
+    """Sourced, dated situation briefs: store events, generate PDF editions, mail subscribers."""
+    ctx.obj = App(config_path=config_path, quiet=quiet)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main() -> None:
+    """Entry point: one-line errors on stderr, exit 1 for bad input, 2 for bad usage."""
+    try:
+        cli.main(prog_name="briefing", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except BriefingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

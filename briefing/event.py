@@ -1,0 +1,131 @@
+"""The event: one dated, sourced development, as every step of briefing sees it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    country: str | None = None
+    place: str | None = None
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http or https address")
+        return value
+
+
+class Event(BaseModel):
+    """A validated event. Times are aware; figures are plain numbers keyed by registry names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    occurred_at: datetime
+    category: str
+    subtype: str | None = None
+    title: str = Field(min_length=1, max_length=500)
+    summary: str = ""
+    location: Location = Field(default_factory=Location)
+    actors: list[str] = Field(default_factory=list)
+    figures: dict[str, float] = Field(default_factory=dict)
+    sources: list[Source] = Field(default_factory=list)
+    importance: int = Field(default=3, ge=1, le=5)
+    tags: list[str] = Field(default_factory=list)
+    classification: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("id") and data.get("title"):
+            data = {**data, "id": derive_id(data)}
+        return data
+
+    @field_validator("title", "summary")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return " ".join(value.split())
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _time(cls, value: Any, info: ValidationInfo) -> datetime:
+        zone = (info.context or {}).get("zone") or ZoneInfo("UTC")
+        return parse_time(value, zone)
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str, info: ValidationInfo) -> str:
+        categories = (info.context or {}).get("categories")
+        if categories and value not in categories:
+            raise ValueError(f"{value!r} is not one of {', '.join(categories)}")
+        return value
+
+    @field_validator("figures", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for name, number in value.items():
+                if isinstance(number, bool) or not isinstance(number, int | float):
+                    raise ValueError(f"{name}: {number!r} is not a number")
+        return value
+
+    @property
+    def sort_key(self) -> tuple[int, float]:
+        """Most important first, then most recent first."""
+        return (-self.importance, -self.occurred_at.timestamp())
+
+
+def parse_time(value: Any, zone: ZoneInfo) -> datetime:
+    """A date or ISO 8601 time; a date is its midnight and a time without zone is in `zone`."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date or an ISO 8601 time") from None
+    else:
+        raise ValueError(f"{value!r} is not a date or an ISO 8601 time")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def derive_id(data: dict[str, Any]) -> str:
+    """A stable id from the day, category and title, so re-importing updates instead of copying."""
+    day = str(data.get("occurred_at", ""))[:10]
+    title = " ".join(str(data.get("title", "")).lower().split())
+    digest = hashlib.sha256(f"{day}|{data.get('category')}|{title}".encode()).hexdigest()[:10]
+    slug = _SLUG.sub("-", title).strip("-")[:40].rstrip("-")
+    return f"{day}-{slug}-{digest}" if day else f"{slug}-{digest}"

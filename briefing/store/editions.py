@@ -1,0 +1,87 @@
+"""Edition records: every brief ever generated, where its file is, and its checksum."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from briefing.errors import NotFoundError
+from briefing.store.db import Base, UTCDateTime, now
+
+
+class Edition(Base):
+    """One generated brief. `slot` is set for scheduled editions and unique per brief."""
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("brief", "slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    brief: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    slot: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    format: Mapped[str] = mapped_column(String(10), default="pdf")
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "edition_id": self.id,
+            "brief": self.brief,
+            "title": self.title,
+            "slot": self.slot.isoformat() if self.slot else None,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "timezone": self.timezone,
+            "created_at": self.created_at.isoformat(),
+            "format": self.format,
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "pages": self.pages,
+            "events": len(self.event_ids),
+        }
+
+
+def add_edition(session: Session, edition: Edition) -> Edition:
+    session.add(edition)
+    session.flush()
+    return edition
+
+
+def get_edition(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise NotFoundError(f"no edition with id {edition_id}")
+    return edition
+
+
+def latest_edition(session: Session, brief: str, fmt: str = "pdf") -> Edition | None:
+    query = (
+        select(Edition)
+        .where(Edition.brief == brief, Edition.format == fmt)
+        .order_by(Edition.window_end.desc(), Edition.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def edition_for_slot(session: Session, brief: str, slot: datetime) -> Edition | None:
+    return session.scalars(
+        select(Edition).where(Edition.brief == brief, Edition.slot == slot)
+    ).first()
+
+
+def list_editions(session: Session, brief: str | None = None) -> list[Edition]:
+    query = select(Edition).order_by(Edition.created_at.desc(), Edition.id.desc())
+    if brief:
+        query = query.where(Edition.brief == brief)
+    return list(session.scalars(query))

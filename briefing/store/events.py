@@ -1,0 +1,119 @@
+"""Stored events and the queries that select them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from briefing.event import Event
+from briefing.store.db import Base, UTCDateTime, now
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    category: Mapped[str] = mapped_column(String(50), index=True)
+    subtype: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    country: Mapped[str | None] = mapped_column(String(100))
+    place: Mapped[str | None] = mapped_column(String(200))
+    actors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    figures: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    importance: Mapped[int] = mapped_column(Integer, default=3)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    classification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    def to_event(self) -> Event:
+        return Event.model_validate(
+            {
+                "id": self.id,
+                "occurred_at": self.occurred_at,
+                "category": self.category,
+                "subtype": self.subtype,
+                "title": self.title,
+                "summary": self.summary,
+                "location": {"country": self.country, "place": self.place},
+                "actors": self.actors,
+                "figures": self.figures,
+                "sources": self.sources,
+                "importance": self.importance,
+                "tags": self.tags,
+                "classification": self.classification,
+            }
+        )
+
+
+def _columns(event: Event) -> dict[str, Any]:
+    data = event.model_dump(mode="json", exclude={"location", "occurred_at"})
+    return {
+        **data,
+        "occurred_at": event.occurred_at,
+        "country": event.location.country,
+        "place": event.location.place,
+    }
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    added: int
+    updated: int
+
+
+def upsert_events(session: Session, events: Iterable[Event]) -> UpsertCounts:
+    """Store events; an event whose id is already stored replaces the stored one."""
+    events = list(events)
+    ids = [event.id for event in events]
+    existing = {
+        row.id: row for row in session.scalars(select(EventRow).where(EventRow.id.in_(ids)))
+    }
+    for event in events:
+        row = existing.get(event.id)
+        if row is None:
+            session.add(EventRow(**_columns(event)))
+        else:
+            for key, value in _columns(event).items():
+                setattr(row, key, value)
+    session.flush()
+    updated = sum(1 for event_id in set(ids) if event_id in existing)
+    return UpsertCounts(added=len(set(ids)) - updated, updated=updated)
+
+
+def events_between(
+    session: Session,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    categories: Sequence[str] | None = None,
+) -> list[Event]:
+    """Events with start <= occurred_at < end, oldest first."""
+    query = select(EventRow).order_by(EventRow.occurred_at, EventRow.id)
+    if start is not None:
+        query = query.where(EventRow.occurred_at >= start)
+    if end is not None:
+        query = query.where(EventRow.occurred_at < end)
+    if categories:
+        query = query.where(EventRow.category.in_(list(categories)))
+    return [row.to_event() for row in session.scalars(query)]
+
+
+def get_event(session: Session, event_id: str) -> Event | None:
+    row = session.get(EventRow, event_id)
+    return row.to_event() if row else None
+
+
+def delete_event(session: Session, event_id: str) -> bool:
+    row = session.get(EventRow, event_id)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
