@@ -1,0 +1,1 @@
+"""Ingestion: files, feeds and article text become validated events."""
