@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from briefing.config import BriefSpec, FigureSpec
 from briefing.event import Event
+from briefing.window import Window
 
 SECTION_HEADINGS = {
     "military": "Military",
@@ -17,36 +17,6 @@ SECTION_HEADINGS = {
     "humanitarian": "Humanitarian",
     "other": "Other developments",
 }
-
-
-@dataclass(frozen=True)
-class Window:
-    """The half-open time span [start, end) a brief covers, shown in the brief's zone."""
-
-    start: datetime
-    end: datetime
-    zone: ZoneInfo
-
-    def __post_init__(self) -> None:
-        if self.end <= self.start:
-            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
-
-    @property
-    def local_start(self) -> datetime:
-        return self.start.astimezone(self.zone)
-
-    @property
-    def local_end(self) -> datetime:
-        return self.end.astimezone(self.zone)
-
-    @property
-    def edition_date(self) -> date:
-        """The day the brief is for: the local day of its last covered instant."""
-        return (self.end - timedelta(microseconds=1)).astimezone(self.zone).date()
-
-    def previous(self) -> Window:
-        """The window of the same length just before this one."""
-        return Window(self.start - (self.end - self.start), self.start, self.zone)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,11 @@ def events_between(
     return [row.to_event() for row in session.scalars(query)]
 
 
+def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
+    rows = session.scalars(select(EventRow).where(EventRow.id.in_(list(ids))))
+    return [row.to_event() for row in rows]
+
+
 def get_event(session: Session, event_id: str) -> Event | None:
     row = session.get(EventRow, event_id)
     return row.to_event() if row else None

@@ -1,0 +1,26 @@
+"""`briefing db`: the database schema."""
+
+from __future__ import annotations
+
+import click
+
+from briefing.commands import App, pass_app
+
+
+@click.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+@pass_app
+def upgrade(app: App) -> None:
+    """Apply pending migrations (also done automatically on first use)."""
+    from briefing.store.db import applied_heads, create_db_engine, upgrade
+
+    engine = create_db_engine(app.settings.db_url)
+    try:
+        upgrade(engine)
+        app.say(f"database at revision {', '.join(sorted(applied_heads(engine)))}")
+    finally:
+        engine.dispose()

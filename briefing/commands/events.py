@@ -1,0 +1,106 @@
+"""`briefing events`: import, add and list stored events."""
+
+from __future__ import annotations
+
+import click
+
+from briefing.commands import App, json_option, pass_app, print_json
+from briefing.ingest.files import FORMATS, read_events
+
+
+@click.group()
+def events() -> None:
+    """Import, add and list stored events."""
+
+
+@events.command("import")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Override detection by suffix.")
+@click.option("--dry-run", is_flag=True, help="Validate and count; store nothing.")
+@json_option
+@pass_app
+def import_(
+    app: App, files: tuple[str, ...], fmt: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Import FILES (JSON array, JSON Lines or CSV; '-' reads stdin), all or nothing."""
+    from briefing.store.events import upsert_events
+
+    parsed = read_events(list(files), app.settings, fmt)
+    result = {"valid": len(parsed), "added": 0, "updated": 0, "dry_run": dry_run}
+    if not dry_run:
+        with app.store.session() as session:
+            counts = upsert_events(session, parsed)
+        result.update(added=counts.added, updated=counts.updated)
+    if as_json:
+        print_json(result)
+    elif dry_run:
+        app.say(f"{len(parsed)} valid events; nothing stored (--dry-run)")
+    else:
+        app.say(
+            f"imported {len(parsed)} events: {result['added']} added, {result['updated']} updated"
+        )
+
+
+@events.command("add")
+@click.option("--title", required=True)
+@click.option("--category", required=True)
+@click.option("--occurred-at", "occurred_at", required=True, help="Date or ISO 8601 time.")
+@click.option("--summary", default="")
+@click.option("--id", "event_id", help="Stable id (derived when absent).")
+@click.option("--subtype")
+@click.option("--country")
+@click.option("--place")
+@click.option("--actor", "actors", multiple=True)
+@click.option("--figure", "figures", multiple=True, metavar="NAME=NUMBER")
+@click.option("--source", "sources", multiple=True, metavar="NAME[|URL]")
+@click.option("--importance", type=click.IntRange(1, 5), default=3, show_default=True)
+@click.option("--tag", "tags", multiple=True)
+@json_option
+@pass_app
+def add(app: App, as_json: bool, **fields) -> None:
+    """Add (or update, by id) one event."""
+    from briefing.ingest.manual import event_from_options
+    from briefing.store.events import upsert_events
+
+    event = event_from_options(app.settings, fields)
+    with app.store.session() as session:
+        counts = upsert_events(session, [event])
+    if as_json:
+        print_json(event.model_dump(mode="json"))
+    else:
+        app.say(f"{'added' if counts.added else 'updated'} {event.id}")
+
+
+@events.command("list")
+@click.option("--since", help="Date or ISO time (inclusive).")
+@click.option("--until", help="Date (inclusive) or ISO time (exclusive).")
+@click.option("--category", "categories", multiple=True)
+@json_option
+@pass_app
+def list_(app: App, since: str | None, until: str | None, categories, as_json: bool) -> None:
+    """List stored events, oldest first."""
+    from zoneinfo import ZoneInfo
+
+    from briefing.store.events import events_between
+    from briefing.window import parse_span
+
+    start, end = parse_span(since, until, ZoneInfo(app.settings.timezone))
+    with app.store.session() as session:
+        found = events_between(session, start, end, list(categories) or None)
+    if as_json:
+        print_json([event.model_dump(mode="json") for event in found])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("time", "category", "imp.", "title", "id", box=None)
+    for event in found:
+        table.add_row(
+            f"{event.occurred_at:%Y-%m-%d %H:%M}",
+            event.category,
+            str(event.importance),
+            event.title,
+            event.id,
+        )
+    Console().print(table)
+    app.say(f"{len(found)} events")

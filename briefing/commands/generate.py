@@ -1,0 +1,79 @@
+"""`briefing generate`: one edition of a brief, now."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import click
+
+from briefing.commands import App, json_option, pass_app, print_json
+
+
+@click.command()
+@click.option(
+    "--brief", "brief", metavar="NAME", help="Configured brief (default: the default one)."
+)
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One local day.")
+@click.option("--since", help="Window start: date or ISO time (default: end of the last edition).")
+@click.option("--until", help="Window end: date (inclusive) or ISO time (default: now).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=True, path_type=Path), help="Also copy it here.")
+@json_option
+@pass_app
+def generate(
+    app: App,
+    brief: str | None,
+    day,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Compose, render and archive an edition; print its path."""
+    from briefing.pipeline import edition_file, generate_edition
+
+    if day and (since or until):
+        raise click.UsageError("--date cannot be combined with --since/--until")
+    chosen: date | None = day.date() if day else None
+    with _status(app, "Rendering brief…"):
+        edition = generate_edition(
+            app.settings, app.store, brief, since=since, until=until, day=chosen, fmt=fmt
+        )
+    path = edition_file(app.settings, edition).resolve()
+    if out:
+        target = out / path.name if out.is_dir() else out
+        shutil.copyfile(path, target)
+    if as_json:
+        print_json(
+            {
+                "edition_id": edition.id,
+                "path": str(path),
+                "sha256": edition.sha256,
+                "pages": edition.pages,
+                "events": len(edition.event_ids),
+            }
+        )
+    else:
+        app.say(
+            f"edition {edition.id}: {len(edition.event_ids)} events, "
+            f"{edition.pages or '-'} pages, {edition.window_start:%Y-%m-%d %H:%M} → "
+            f"{edition.window_end:%Y-%m-%d %H:%M} UTC"
+        )
+        click.echo(path)
+
+
+def _status(app: App, message: str):
+    """A spinner on a terminal; nothing when quiet or piped."""
+    from contextlib import nullcontext
+
+    if app.quiet:
+        return nullcontext()
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console.status(message) if console.is_terminal else nullcontext()

@@ -1,0 +1,145 @@
+"""The conductor: stored events → brief → document → archived edition. Only it knows every step."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from briefing.archive import write_edition_file
+from briefing.compose import Brief, compose_brief
+from briefing.config import BriefSpec, Settings
+from briefing.store import Store
+from briefing.store.editions import Edition, edition_for_slot, latest_edition
+from briefing.store.events import EventRow, events_between, events_by_id
+from briefing.window import DEFAULT_SPAN, Window, resolve_window
+
+log = logging.getLogger(__name__)
+
+
+def generate_edition(
+    settings: Settings,
+    store: Store,
+    brief: str | None = None,
+    *,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    day: date | None = None,
+    slot: datetime | None = None,
+    fmt: str = "pdf",
+    now: datetime | None = None,
+) -> Edition:
+    """Compose, render and archive one edition, and record it.
+
+    With `slot` (a scheduled edition) the window ends at the slot, and the call is idempotent:
+    the edition already made for that slot is returned, even when another process races us.
+    """
+    name, spec = settings.brief(brief)
+    zone = settings.brief_zone(spec)
+    now = now or datetime.now(UTC)
+    with store.session() as session:
+        if slot is not None and (existing := edition_for_slot(session, name, slot)):
+            return existing
+        window = _window_for(session, name, spec, zone, since, until, day, slot, now)
+        composed = _compose(session, settings, name, spec, window, now)
+    data, pages = _render(settings, composed, fmt)
+    return _archive(settings, store, composed, data, pages, fmt, slot)
+
+
+def _window_for(session, name, spec, zone, since, until, day, slot, now) -> Window:
+    if slot is not None:
+        previous = _previous_slotted_end(session, name, slot)
+        start = previous if previous and previous < slot else slot - DEFAULT_SPAN
+        return Window(start, slot, zone)
+    last = latest_edition(session, name)
+    return resolve_window(
+        zone, since=since, until=until, day=day, previous_end=last and last.window_end, now=now
+    )
+
+
+def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None:
+    query = (
+        select(Edition.window_end)
+        .where(Edition.brief == name, Edition.slot.is_not(None), Edition.slot < slot)
+        .order_by(Edition.slot.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def _compose(
+    session, settings: Settings, name: str, spec: BriefSpec, window: Window, now, events=None
+) -> Brief:
+    if events is None:
+        events = events_between(session, window.start, window.end, spec.sections)
+    before = window.previous()
+    has_history = session.scalar(select(exists().where(EventRow.occurred_at < window.start)))
+    previous = (
+        events_between(session, before.start, before.end, spec.sections) if has_history else None
+    )
+    return compose_brief(
+        name,
+        spec,
+        events,
+        window=window,
+        generated_at=now,
+        figure_specs=settings.figure_specs,
+        previous_events=previous,
+    )
+
+
+def _render(settings: Settings, brief: Brief, fmt: str) -> tuple[bytes, int]:
+    from briefing import render
+
+    if fmt == "html":
+        html = render.render_html(brief, template_dir=settings.template_dir, author=settings.author)
+        return html.encode(), 0
+    pdf = render.render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
+    return pdf.data, pdf.pages
+
+
+def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, slot) -> Edition:
+    placed = write_edition_file(settings.output_dir, brief.name, brief.edition_date, data, fmt)
+    edition = Edition(
+        brief=brief.name,
+        title=brief.title,
+        slot=slot,
+        window_start=brief.window.start,
+        window_end=brief.window.end,
+        timezone=str(brief.window.zone),
+        format=fmt,
+        path=placed.relative,
+        sha256=placed.sha256,
+        size=placed.size,
+        pages=pages,
+        event_ids=[event.id for event in brief.events],
+    )
+    try:
+        with store.session() as session:
+            session.add(edition)
+    except IntegrityError:
+        placed.path.unlink(missing_ok=True)
+        log.info("edition for %s at %s was made by another process", brief.name, slot)
+        with store.session() as session:
+            return edition_for_slot(session, brief.name, slot)
+    log.info(
+        "edition %s of %s: %s (%d events)", edition.id, brief.name, placed.path, len(brief.events)
+    )
+    return edition
+
+
+def edition_file(settings: Settings, edition: Edition) -> Path:
+    return settings.output_dir / edition.path
+
+
+def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Brief:
+    """The brief of an archived edition, recomposed from the events it was made from."""
+    name, spec = settings.brief(edition.brief)
+    window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
+    with store.session() as session:
+        events = events_by_id(session, edition.event_ids)
+        return _compose(session, settings, name, spec, window, edition.created_at, events)
