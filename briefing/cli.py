@@ -61,10 +61,10 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
     """Entry point: one-line errors on stderr, exit 1 for bad input, 2 for bad usage."""
     try:
-        cli.main(prog_name="briefing", standalone_mode=False)
+        cli.main(args=args, prog_name="briefing", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -16,11 +16,11 @@ def db() -> None:
 @pass_app
 def upgrade(app: App) -> None:
     """Apply pending migrations (also done automatically on first use)."""
-    from briefing.store.db import applied_heads, create_db_engine, upgrade
+    from briefing.store.db import applied_heads, apply_migrations, create_db_engine
 
     engine = create_db_engine(app.settings.db_url)
     try:
-        upgrade(engine)
+        apply_migrations(engine)
         app.say(f"database at revision {', '.join(sorted(applied_heads(engine)))}")
     finally:
         engine.dispose()

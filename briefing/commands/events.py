@@ -84,7 +84,8 @@ def list_(app: App, since: str | None, until: str | None, categories, as_json: b
     from briefing.store.events import events_between
     from briefing.window import parse_span
 
-    start, end = parse_span(since, until, ZoneInfo(app.settings.timezone))
+    zone = ZoneInfo(app.settings.timezone)
+    start, end = parse_span(since, until, zone)
     with app.store.session() as session:
         found = events_between(session, start, end, list(categories) or None)
     if as_json:
@@ -93,10 +94,10 @@ def list_(app: App, since: str | None, until: str | None, categories, as_json: b
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("time", "category", "imp.", "title", "id", box=None)
+    table = Table(f"time ({zone.key})", "category", "imp.", "title", "id", box=None)
     for event in found:
         table.add_row(
-            f"{event.occurred_at:%Y-%m-%d %H:%M}",
+            f"{event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}",
             event.category,
             str(event.importance),
             event.title,

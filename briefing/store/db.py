@@ -96,7 +96,7 @@ def applied_heads(engine: Engine) -> set[str]:
         return set()
 
 
-def upgrade(engine: Engine) -> None:
+def apply_migrations(engine: Engine) -> None:
     """Apply every pending migration (all branches)."""
     from alembic import command
     from alembic.config import Config
@@ -112,7 +112,7 @@ def ensure_current(engine: Engine) -> None:
     """Upgrade the schema if it is behind; cheap when it is current."""
     if applied_heads(engine) != migration_heads():
         try:
-            upgrade(engine)
+            apply_migrations(engine)
         except OperationalError as exc:
             raise BriefingError(f"database {engine.url!r}: {exc.orig}") from None
 
