@@ -27,8 +27,15 @@ _SUFFIXES = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "cs
 class Record:
     """One raw record and where it came from, for error messages."""
 
+    name: str
     where: str
     data: Any
+
+    @property
+    def label(self) -> str:
+        """Where, within its own file: 'line 3' or 'record 3'."""
+        rest = self.where.removeprefix(self.name).lstrip(": ")
+        return rest if rest.startswith("record") else f"line {rest}"
 
 
 def read_events(paths: list[str], settings: Settings, fmt: str | None = None) -> list[Event]:
@@ -36,18 +43,18 @@ def read_events(paths: list[str], settings: Settings, fmt: str | None = None) ->
     context = {"zone": ZoneInfo(settings.timezone), "categories": settings.categories}
     events: list[Event] = []
     errors: list[str] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, Record] = {}
     for path in paths:
         for record in _records(path, fmt):
             event = _validate(record, context, errors)
             if event is None:
                 continue
             if event.id in seen:
-                errors.append(
-                    f"{record.where}: id: {event.id!r} already appears at {seen[event.id]}"
-                )
+                first = seen[event.id]
+                first = first.label if first.name == record.name else first.where
+                errors.append(f"{record.where}: id: {event.id!r} already appears at {first}")
                 continue
-            seen[event.id] = record.where
+            seen[event.id] = record
             events.append(event)
     if errors:
         raise InputError(_summarise(errors))
@@ -132,7 +139,7 @@ def _json_records(name: str, text: str) -> Iterator[Record]:
     if not isinstance(data, list):
         raise InputError(f"{name}: expected a JSON array of events, found {type(data).__name__}")
     for index, item in enumerate(data, start=1):
-        yield Record(f"{name}: record {index}", item)
+        yield Record(name, f"{name}: record {index}", item)
 
 
 def _jsonl_records(name: str, text: str) -> Iterator[Record]:
@@ -140,7 +147,7 @@ def _jsonl_records(name: str, text: str) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            yield Record(f"{name}:{number}", json.loads(line))
+            yield Record(name, f"{name}:{number}", json.loads(line))
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}:{number}:{exc.colno}: malformed JSON: {exc.msg}") from None
 
@@ -153,7 +160,7 @@ def _csv_records(name: str, text: str) -> Iterator[Record]:
         where = f"{name}:{reader.line_num}"
         if None in row:
             raise InputError(f"{where}: more values than header columns")
-        yield Record(where, _csv_event(row, where))
+        yield Record(name, where, _csv_event(row, where))
 
 
 def _csv_event(row: dict[str, str], where: str) -> dict[str, Any]:
