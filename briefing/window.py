@@ -21,6 +21,9 @@ class Window:
     zone: ZoneInfo
 
     def __post_init__(self) -> None:
+        # Kept in UTC so that lengths and `previous()` count real hours across DST changes.
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
         if self.end <= self.start:
             raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
 
@@ -66,7 +69,7 @@ def resolve_window(
     else:
         start = end - DEFAULT_SPAN
     try:
-        return Window(start.astimezone(UTC), end.astimezone(UTC), zone)
+        return Window(start, end, zone)
     except ValueError as exc:
         raise InputError(f"--since/--until: {exc}") from None
 
