@@ -1,0 +1,115 @@
+"""How much `briefing generate` costs beyond the WeasyPrint render it cannot avoid.
+
+For a brief of 30 and of 300 events it times, side by side and alternating:
+  - `briefing generate` as a whole process (imports, settings, queries, composing, rendering,
+    archiving, recording), and
+  - a bare WeasyPrint render of the very same HTML in a fresh Python process,
+and prints their median wall times and ratio. Targets: ratio <= 1.30 at 30 events and
+<= 1.15 at 300 events.
+
+Usage: python bench/generate.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CATEGORIES = ["military", "military", "diplomatic", "aid"]
+TARGETS = {30: 1.30, 300: 1.15}
+BARE = (
+    "import sys, weasyprint;"
+    "weasyprint.HTML(filename=sys.argv[1], base_url=sys.argv[2]).write_pdf(sys.argv[3])"
+)
+
+
+def synthetic_events(count: int, day: datetime) -> list[dict]:
+    """Events shaped like the demo's: varied lengths, figures, several sources."""
+    demo = json.loads((ROOT / "examples" / "ukraine-2024-10-26.json").read_text())
+    chooser = random.Random(count)
+    events = []
+    for number in range(count):
+        model = chooser.choice(demo)
+        events.append(
+            {
+                **model,
+                "id": f"bench-{number}",
+                "occurred_at": (day + timedelta(minutes=chooser.randrange(24 * 60))).isoformat(),
+                "category": chooser.choice(CATEGORIES),
+                "title": f"{model['title']} ({number})",
+                "importance": chooser.randint(1, 5),
+                "sources": [
+                    *model["sources"],
+                    {"name": f"Wire {number % 17}", "url": f"https://example.org/{number}"},
+                ],
+            }
+        )
+    return events
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, done.stdout
+
+
+def measure(count: int, rounds: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        env = {**os.environ, "BRIEFING_OUTPUT_DIR": str(work / "output")}
+        env["BRIEFING_TIMEZONE"] = "UTC"
+        env.pop("BRIEFING_CONFIG", None)
+        events = work / "events.json"
+        events.write_text(json.dumps(synthetic_events(count, datetime(2024, 10, 26, tzinfo=UTC))))
+        briefing = [str(BIN / "briefing"), "--quiet"]
+        subprocess.run([*briefing, "events", "import", str(events)], env=env, check=True)
+        window = ["--date", "2024-10-26"]
+        _, html_json = run([*briefing, "generate", *window, "--format", "html", "--json"], env)
+        html = json.loads(html_json)["path"]
+        templates = str(ROOT / "templates")
+        bare_cmd = [sys.executable, "-c", BARE, html, templates + "/", str(work / "bare.pdf")]
+        ours_cmd = [*briefing, "generate", *window, "--json"]
+        run(bare_cmd, env)
+        run(ours_cmd, env)
+        ours, bare = [], []
+        for _ in range(rounds):
+            bare.append(run(bare_cmd, env)[0])
+            elapsed, output = run(ours_cmd, env)
+            ours.append(elapsed)
+        pages = json.loads(output)["pages"]
+    return {"ours": statistics.median(ours), "bare": statistics.median(bare), "pages": pages}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    print(
+        f"{'events':>6} {'pages':>5} {'generate s':>11} {'bare render s':>14} {'ratio':>6} target"
+    )
+    failed = False
+    for count, target in TARGETS.items():
+        result = measure(count, args.rounds)
+        ratio = result["ours"] / result["bare"]
+        verdict = "ok" if ratio <= target else "MISSED"
+        failed |= ratio > target
+        print(
+            f"{count:>6} {result['pages']:>5} {result['ours']:>11.3f} {result['bare']:>14.3f} "
+            f"{ratio:>6.2f} <= {target:.2f} {verdict}"
+        )
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
