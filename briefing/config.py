@@ -64,7 +64,7 @@ DEFAULT_FIGURES: dict[str, FigureSpec] = {
     "aid_value_usd": FigureSpec(label="Aid pledged", unit="USD"),
     "killed": FigureSpec(label="Killed"),
     "injured": FigureSpec(label="Injured"),
-    "distance_km": FigureSpec(label="Distance", unit="km", aggregate="max"),
+    "distance_km": FigureSpec(label="Farthest strike", unit="km", aggregate="max"),
 }
 
 
