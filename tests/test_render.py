@@ -1,0 +1,433 @@
+"""Rendering: real WeasyPrint PDFs read back with pypdf, and the HTML they come from."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pypdf import PdfReader
+
+from briefing import render
+from briefing.compose import Window
+from briefing.errors import ConfigError
+from tests.render_fixtures import (
+    GENERATED_AT,
+    brief_of,
+    empty_brief,
+    event,
+    many_events_brief,
+    seed_brief,
+    seed_events,
+)
+
+GOLDEN = Path(__file__).parent / "golden" / "brief.html"
+# Read at import: the shared conftest clears BRIEFING_* variables before each test runs.
+UPDATE_GOLDEN = os.environ.get("BRIEFING_UPDATE_GOLDEN") == "1"
+
+
+def squash(text: str) -> str:
+    """Text with every run of whitespace (line breaks, no-break spaces) as one space."""
+    return " ".join(text.split())
+
+
+def no_space(text: str) -> str:
+    """Text without whitespace, for where pypdf may or may not put a space between blocks."""
+    return "".join(text.split())
+
+
+def pdf_text(data: bytes) -> str:
+    return squash(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages))
+
+
+def page_texts(data: bytes) -> list[str]:
+    return [squash(page.extract_text()) for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def attachments(data: bytes) -> dict[str, list[bytes]]:
+    return PdfReader(io.BytesIO(data)).attachments
+
+
+@pytest.fixture(scope="module")
+def seed_pdf() -> render.RenderedPdf:
+    return render.render_pdf(seed_brief(), author="Kyiv desk")
+
+
+# --- content -------------------------------------------------------------------------------
+
+
+def test_sections_show_their_items_in_importance_then_time_order(seed_pdf):
+    text = pdf_text(seed_pdf.data)
+    military = text.index("Military 3 items")
+    diplomatic = text.index("Diplomatic 3 items")
+    aid = text.index("Aid 1 item")
+    sources = text.index("Sources [1]")
+    assert military < diplomatic < aid < sources
+
+    def titles_in(chunk: str, ids: list[str]) -> list[int]:
+        by_id = {e.id: e.title for e in seed_events()}
+        return [chunk.index(by_id[i]) for i in ids]
+
+    military_part = text[military:diplomatic]
+    order = titles_in(military_part, ["air-attack", "dprk-troops", "deep-strike"])
+    assert order == sorted(order)
+    diplomatic_part = text[diplomatic:aid]
+    order = titles_in(diplomatic_part, ["seoul-summons", "zelensky-call", "slovak-pm"])
+    assert order == sorted(order)
+    assert "Austin announces USD 400 million US arms package" in text[aid:sources]
+    assert "Russia launches 116 drones" not in diplomatic_part
+    assert "Russia launches 80 drones overnight" not in text  # before the window
+
+
+def test_header_shows_title_edition_and_exact_coverage(seed_pdf):
+    first_page = page_texts(seed_pdf.data)[0]
+    assert first_page.startswith("SITUATION BRIEF · 26 OCT 2024 Ukraine Situation Brief")
+    assert "Saturday 26 October 2024" in first_page
+    assert "Coverage 25 Oct 2024 07:00 – 26 Oct 2024 07:00 (Europe/Kyiv, UTC+03:00)" in first_page
+
+
+def test_takeaways_figures_and_source_references(seed_pdf):
+    text = pdf_text(seed_pdf.data)
+    takeaways = text[text.index("Key takeaways") : text.index("KEY FIGURES")]
+    assert "MILITARY Russia launches 116 drones and three missiles overnight" in takeaways
+    assert "Slovak prime minister" not in takeaways  # only the five most important
+    figures = no_space(text[text.index("KEY FIGURES") : text.index("Military 3 items")])
+    assert no_space("116 Drones launched ▲ +36 vs previous window") in figures
+    assert no_space("59 Drones destroyed ▼ −7 vs previous window") in figures
+    assert no_space("USD 400M Aid pledged") in figures
+    assert "Drones launched 116 Drones destroyed 59 Missiles launched 3" in text
+    assert "Aid pledged USD 400 million" in text
+    assert "toaiditsforces.[2][3]" in no_space(text)
+    sources = text[text.index("Sources [1]") :]
+    assert "[4] Ministry of Foreign Affairs of the Republic of Korea" in sources
+    assert "[5] Office of the President of Ukraine [6] TASR" in sources
+    long_url = next(
+        e.sources[0].url for e in seed_events() if e.id == "seoul-summons" and e.sources[0].url
+    )
+    assert long_url in no_space(sources)
+
+
+def test_every_page_has_its_number_of_all_pages():
+    pdf = render.render_pdf(many_events_brief(60))
+    pages = page_texts(pdf.data)
+    assert pdf.pages == len(pages) > 3
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {pdf.pages}" in text
+        assert "Generated 26 Oct 2024 07:05 (UTC+03:00) · briefing" in text
+    running_header = "Ukraine Situation Brief 26 Oct 2024 Generated"
+    assert running_header not in pages[0]  # the masthead stands alone on page one
+    assert all(running_header in text for text in pages[1:])
+
+
+def test_an_empty_section_says_so():
+    military_only = [e for e in seed_events() if e.category == "military"]
+    text = pdf_text(render.render_pdf(brief_of(military_only)).data)
+    assert "Military 3 items" in text
+    assert "Diplomatic No diplomatic developments were recorded in this window." in text
+    assert "Aid No aid developments were recorded in this window." in text
+
+
+def test_a_window_without_events_is_a_valid_honest_brief():
+    pdf = render.render_pdf(empty_brief())
+    assert pdf.pages == 1
+    text = pdf_text(pdf.data)
+    assert "No events were recorded in this window" in text
+    assert "Military, Diplomatic, Aid" in text
+    assert "Key takeaways" not in text
+    assert "Page 1 of 1" in text
+    embedded = json.loads(attachments(pdf.data)["events.json"][0])
+    assert embedded["events"] == []
+
+
+# --- metadata and attachment -----------------------------------------------------------------
+
+
+def test_pdf_metadata_names_title_author_and_creation_time(seed_pdf):
+    metadata = PdfReader(io.BytesIO(seed_pdf.data)).metadata
+    assert metadata.title == "Ukraine Situation Brief — 26 Oct 2024"
+    assert metadata.author == "Kyiv desk"
+    assert metadata.creation_date == GENERATED_AT
+
+
+def test_pdf_embeds_the_events_as_json(seed_pdf):
+    brief = seed_brief()
+    files = attachments(seed_pdf.data)
+    assert list(files) == ["events.json"]
+    embedded = json.loads(files["events.json"][0])
+    assert embedded["events"] == [e.model_dump(mode="json") for e in brief.events]
+    assert len(embedded["events"]) == 7
+    assert embedded["brief"] == "daily"
+    assert embedded["window"] == {
+        "start": brief.window.start.isoformat(),
+        "end": brief.window.end.isoformat(),
+        "timezone": "Europe/Kyiv",
+    }
+
+
+# --- untrusted text and the URL fetcher --------------------------------------------------------
+
+
+class _RecordingServer:
+    """A real HTTP server on loopback that remembers every request it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        recorded = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorded.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/css")
+                self.end_headers()
+                self.wfile.write(b"body::before { content: 'FETCHED-OVER-HTTP'; }")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def http_server() -> Iterator[_RecordingServer]:
+    recorder = _RecordingServer()
+    thread = threading.Thread(target=recorder.server.serve_forever, daemon=True)
+    thread.start()
+    yield recorder
+    recorder.server.shutdown()
+    recorder.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def secret(tmp_path_factory) -> Path:
+    """A file outside every template folder that the renderer must never read."""
+    path = tmp_path_factory.mktemp("outside") / "secret.css"
+    path.write_text("body::before { content: 'SECRET-4f1c9e'; }")
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile_pdf(http_server, secret) -> render.RenderedPdf:
+    hostile = event(
+        {
+            "id": "hostile",
+            "occurred_at": "2024-10-25T12:00:00+03:00",
+            "category": "military",
+            "title": f'<img src="file://{secret}"> <script>alert(1)</script>',
+            "summary": f'<img src="{http_server.url}/y"> '
+            f'<link rel="stylesheet" href="file://{secret}"> '
+            f'<link rel="attachment" href="file://{secret}"> done',
+            "sources": [{"name": "Internal", "url": f"{http_server.url}/x"}],
+            "importance": 5,
+        }
+    )
+    return render.render_pdf(brief_of([hostile]))
+
+
+def test_hostile_event_text_is_shown_as_text(hostile_pdf, secret, http_server):
+    text = no_space(pdf_text(hostile_pdf.data))  # long paths wrap anywhere
+    assert no_space(f'<img src="file://{secret}"> <script>alert(1)</script>') in text
+    assert no_space(f'<img src="{http_server.url}/y">') in text
+    assert no_space(f'<link rel="attachment" href="file://{secret}"> done') in text
+
+
+def test_hostile_event_text_reads_no_file(hostile_pdf):
+    assert "SECRET-4f1c9e" not in pdf_text(hostile_pdf.data)
+    assert list(attachments(hostile_pdf.data)) == ["events.json"]
+
+
+def test_hostile_event_text_calls_no_address(hostile_pdf, http_server):
+    assert http_server.url + "/x" in no_space(pdf_text(hostile_pdf.data))  # shown in Sources
+    assert http_server.requests == []
+
+
+def test_even_a_template_cannot_fetch_urls_or_outside_files(tmp_path, http_server, secret):
+    """The fetcher, not only escaping, stops reads: a template asking for them gets nothing."""
+    (tmp_path / "brief.html").write_text(
+        '{% extends "default:brief.html" %}{% block head %}'
+        f'<link rel="stylesheet" href="{http_server.url}/style.css">'
+        f'<link rel="stylesheet" href="file://{secret}">'
+        '<link rel="stylesheet" href="../outside/secret.css">'
+        f'<link rel="attachment" href="file://{secret}">'
+        f"<style>@import url({http_server.url}/import.css);</style>"
+        "{% endblock %}"
+        f'{{% block colophon %}}<img src="{http_server.url}/logo.png">'
+        '<img src="file:///etc/passwd"><p>Template colophon</p>{% endblock %}'
+    )
+    pdf = render.render_pdf(seed_brief(), template_dir=tmp_path)
+    text = pdf_text(pdf.data)
+    assert "Template colophon" in text
+    assert "SECRET-4f1c9e" not in text
+    assert "FETCHED-OVER-HTTP" not in text
+    assert list(attachments(pdf.data)) == ["events.json"]
+    assert http_server.requests == []
+
+
+@pytest.fixture
+def fetcher(tmp_path) -> render.TemplateFolderFetcher:
+    user = tmp_path / "user"
+    (user / "img").mkdir(parents=True)
+    (user / "img" / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (tmp_path / "secret.txt").write_text("SECRET")
+    (user / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    return render.TemplateFolderFetcher([user, render.default_template_dir()])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "https://example.org/style.css",
+        "ftp://example.org/file",
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+    ],
+)
+def test_fetcher_refuses_network_and_other_files(fetcher, url):
+    with pytest.raises(PermissionError):
+        fetcher.fetch(url)
+
+
+def test_fetcher_refuses_paths_escaping_the_folder(fetcher, tmp_path):
+    user = tmp_path / "user"
+    with pytest.raises(PermissionError):
+        fetcher.fetch(f"{user.as_uri()}/../secret.txt")
+    with pytest.raises(PermissionError):
+        fetcher.fetch(f"{user.as_uri()}/img/%2e%2e/%2e%2e/secret.txt")
+    with pytest.raises(FileNotFoundError):
+        fetcher.fetch(f"{user.as_uri()}/escape.txt")  # a symlink leading outside
+
+
+def test_fetcher_serves_template_files_and_data_urls(fetcher, tmp_path):
+    logo = fetcher.fetch(f"{(tmp_path / 'user').as_uri()}/img/logo.svg")
+    assert logo.content_type == "image/svg+xml"
+    assert logo.read().startswith(b"<svg")
+    css = fetcher.fetch(f"{(tmp_path / 'user').as_uri()}/brief.css")  # falls back to defaults
+    assert css.content_type == "text/css"
+    assert b"@page" in css.read()
+    assert fetcher.fetch("data:text/plain;base64,aGVsbG8=").read() == b"hello"
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def test_a_user_partial_overrides_only_that_file(tmp_path):
+    (tmp_path / "partials").mkdir()
+    (tmp_path / "partials" / "_sources.html").write_text(
+        "<p>Sources on request: {{ brief.sources|length }}</p>"
+    )
+    html = render.render_html(seed_brief(), template_dir=tmp_path)
+    assert "<p>Sources on request: 7</p>" in html
+    assert "Key takeaways" in html
+    assert 'class="source-list"' not in html
+
+
+def test_a_user_template_can_extend_the_default(tmp_path):
+    (tmp_path / "brief.html").write_text(
+        '{% extends "default:brief.html" %}'
+        "{% block colophon %}<footer>Distributed by the Kyiv desk</footer>{% endblock %}"
+    )
+    html = render.render_html(seed_brief(), template_dir=tmp_path)
+    assert "<footer>Distributed by the Kyiv desk</footer>" in html
+    assert "Prepared by" not in html
+    assert "Diplomatic" in html
+
+
+def test_a_missing_template_names_every_folder_searched(tmp_path):
+    (tmp_path / "brief.html").write_text('{% include "partials/_logo.html" %}')
+    with pytest.raises(ConfigError) as caught:
+        render.render_html(seed_brief(), template_dir=tmp_path)
+    message = str(caught.value)
+    assert "partials/_logo.html" in message
+    assert str(tmp_path) in message
+    assert str(render.default_template_dir()) in message
+
+
+def test_a_template_error_names_file_and_line(tmp_path):
+    (tmp_path / "brief.html").write_text("<p>\n{{ brief.titel }}</p>")
+    with pytest.raises(ConfigError, match=r"brief\.html:2: .*titel"):
+        render.render_html(seed_brief(), template_dir=tmp_path)
+    (tmp_path / "brief.html").write_text("{% if %}")
+    with pytest.raises(ConfigError, match=r"brief\.html:1: "):
+        render.render_html(seed_brief(), template_dir=tmp_path)
+
+
+def test_a_missing_template_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="template_dir"):
+        render.render_html(seed_brief(), template_dir=tmp_path / "nope")
+
+
+def test_strings_and_html_templates_are_escaped():
+    environment = render.template_environment()
+    assert environment.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
+    assert "&lt;script&gt;" in render.render_html(
+        brief_of(
+            [event({"occurred_at": "2024-10-25T12:00", "category": "aid", "title": "<script>"})]
+        )
+    )
+
+
+# --- how numbers and times read -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "compact", "shown"),
+    [
+        (116, "", False, "116"),
+        (116.0, "", False, "116"),
+        (12345, "", False, "12,345"),
+        (2.5, "", False, "2.5"),
+        (400_000_000, "USD", False, "USD 400 million"),
+        (400_000_000, "USD", True, "USD 400M"),
+        (1_250_000_000, "EUR", True, "EUR 1.25bn"),
+        (750, "km", False, "750 km"),
+    ],
+)
+def test_quantities_read_naturally(value, unit, compact, shown):
+    assert squash(render.format_quantity(value, unit, compact)) == shown
+
+
+def test_changes_carry_a_sign():
+    assert render.format_change(12) == "+12"
+    assert render.format_change(-3) == "−3"
+    assert render.format_change(0) == "±0"
+
+
+def test_coverage_names_both_offsets_across_a_clock_change():
+    kyiv = ZoneInfo("Europe/Kyiv")
+    window = Window(
+        datetime(2024, 10, 26, 7, tzinfo=kyiv), datetime(2024, 10, 27, 7, tzinfo=kyiv), kyiv
+    )
+    assert render.coverage(window) == (
+        "26 Oct 2024 07:00 – 27 Oct 2024 07:00 (Europe/Kyiv, UTC+03:00 → UTC+02:00)"
+    )
+
+
+# --- golden HTML -------------------------------------------------------------------------------
+
+
+def normalise(html: str) -> str:
+    """The HTML without what may change from run to run (creation and generation times)."""
+    html = re.sub(r'(name="dcterms.created" content=")[^"]*', r"\1<created>", html)
+    return re.sub(r"Generated [^(<]*\(UTC[^)]*\)", "Generated <time>", html)
+
+
+def test_html_matches_the_golden_file():
+    html = normalise(render.render_html(seed_brief(), author="Kyiv desk"))
+    if UPDATE_GOLDEN:
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(html)
+    assert GOLDEN.exists(), "no golden file: run with BRIEFING_UPDATE_GOLDEN=1 and review it"
+    assert html == GOLDEN.read_text(), (
+        "rendered HTML differs from tests/golden/brief.html; if the change is intended, "
+        "regenerate with BRIEFING_UPDATE_GOLDEN=1 and review the diff"
+    )
