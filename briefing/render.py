@@ -15,7 +15,7 @@ import os
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -151,6 +151,18 @@ def format_time(value: datetime | date, style: str = "datetime") -> str:
     return _TIME_FORMATS[style](value)
 
 
+def format_span(span: timedelta) -> str:
+    """A window's length as a reader says it: '24 hours', '7 days', '90 minutes'."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes % (24 * 60) == 0 and minutes > 24 * 60:
+        amount, unit = minutes // (24 * 60), "day"
+    elif minutes % 60 == 0:
+        amount, unit = minutes // 60, "hour"
+    else:
+        amount, unit = minutes, "minute"
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
+
+
 def utc_offset(value: datetime) -> str:
     """'UTC+03:00' for a time in Kyiv in summer."""
     offset = value.utcoffset()
@@ -193,6 +205,7 @@ def template_environment(template_dir: Path | None = None) -> jinja2.Environment
         change=format_change,
         time=format_time,
         utc_offset=utc_offset,
+        span=format_span,
         coverage=coverage,
         anchor=anchor,
     )

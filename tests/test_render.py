@@ -8,7 +8,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -100,8 +100,9 @@ def test_takeaways_figures_and_source_references(seed_pdf):
     assert "MILITARY Russia launches 116 drones and three missiles overnight" in takeaways
     assert "Slovak prime minister" not in takeaways  # only the five most important
     figures = no_space(text[text.index("KEY FIGURES") : text.index("Military 3 items")])
-    assert no_space("116 Drones launched ▲ +36 vs previous window") in figures
-    assert no_space("59 Drones destroyed ▼ −7 vs previous window") in figures
+    assert no_space("Change against the previous 24 hours") in figures
+    assert no_space("116 Drones launched ▲ +36") in figures
+    assert no_space("59 Drones destroyed ▼ −7") in figures
     assert no_space("USD 400M Aid pledged") in figures
     assert "Drones launched 116 Drones destroyed 59 Missiles launched 3" in text
     assert "Aid pledged USD 400 million" in text
@@ -400,6 +401,12 @@ def test_changes_carry_a_sign():
     assert render.format_change(12) == "+12"
     assert render.format_change(-3) == "−3"
     assert render.format_change(0) == "±0"
+
+
+def test_window_lengths_read_naturally():
+    assert render.format_span(timedelta(hours=24)) == "24 hours"
+    assert render.format_span(timedelta(days=7)) == "7 days"
+    assert render.format_span(timedelta(minutes=90)) == "90 minutes"
 
 
 def test_coverage_names_both_offsets_across_a_clock_change():
