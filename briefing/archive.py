@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 from briefing.store.editions import Edition
 
 _CHUNK = 1 << 20
+STALE_PARTIAL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ def write_edition_file(
     """
     folder = edition_folder(output_dir, brief, day)
     folder.mkdir(parents=True, exist_ok=True)
+    _sweep_partials(folder)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=f".{fmt}")
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -59,6 +63,15 @@ def write_edition_file(
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+def _sweep_partials(folder: Path) -> None:
+    """Remove temporary files that a process killed mid-write left behind."""
+    cutoff = time.time() - STALE_PARTIAL_SECONDS
+    for leftover in folder.glob(".partial-*"):
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _claim_name(temporary: Path, folder: Path, stem: str, fmt: str) -> Path:

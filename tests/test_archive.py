@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -63,3 +65,17 @@ def test_list_and_show(cli):
 
 def _rel(path: str) -> str:
     return "output/" + path.split("/output/", 1)[1]
+
+
+def test_leftovers_of_a_killed_write_are_swept(tmp_path):
+    folder = tmp_path / "briefs" / "daily" / "2024"
+    folder.mkdir(parents=True)
+    stale = folder / ".partial-dead.pdf"
+    stale.write_bytes(b"%PDF-half")
+    fresh = folder / ".partial-writing.pdf"
+    fresh.write_bytes(b"%PDF-in-progress")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    write_edition_file(tmp_path, "daily", DAY, b"whole", "pdf")
+    assert not stale.exists()
+    assert fresh.exists()
