@@ -1,0 +1,206 @@
+"""One logged-in SMTP connection over yagmail, reused for many messages, and what its errors mean.
+
+yagmail 0.16's own `send()` reconnects on every call, rewrites bodies and hides failures, so we
+only let it connect and log in (SSL, STARTTLS or plain; password, keyring or Gmail OAuth2) and
+hand prebuilt messages to its `smtplib` connection ourselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import yagmail
+
+from briefing.config import SmtpSettings
+from briefing.errors import BriefingError, ConfigError
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICES = ("briefing", "yagmail")
+# Replies to RCPT that say the mailbox itself is bad (unknown, moved, malformed), as opposed to
+# policy refusals such as 554 relay denied, which would otherwise unsubscribe everyone.
+MAILBOX_CODES = (550, 551, 553)
+
+
+class SmtpFatalError(BriefingError):
+    """The server refuses us, not a recipient (login refused, sender refused): stop sending."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message: `sent`, `bounced` (permanent) or `retry` (temporary)."""
+
+    status: str
+    response: str
+    reconnect: bool = False
+    bad_mailbox: bool = False
+
+
+class _ReplyRecording:
+    """Keeps the server's reply to the message data ('250 2.0.0 queued as …') for the ledger."""
+
+    last_data_reply: tuple[int, bytes] | None = None
+
+    def data(self, msg):
+        self.last_data_reply = super().data(msg)
+        return self.last_data_reply
+
+
+class _SMTP(_ReplyRecording, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_ReplyRecording, smtplib.SMTP_SSL):
+    pass
+
+
+class _Yagmail(yagmail.SMTP):
+    """yagmail's login, on connection classes that remember the last reply."""
+
+    @property
+    def connection(self):
+        return _SMTP_SSL if self.ssl else _SMTP
+
+
+def describe(smtp: SmtpSettings) -> str:
+    return f"smtp {smtp.host}:{smtp.port}"
+
+
+def password_for(smtp: SmtpSettings) -> str | None:
+    """The login password from BRIEFING_SMTP_PASSWORD or the keyring; never from a file."""
+    if smtp.password is not None:
+        return smtp.password.get_secret_value()
+    if smtp.use_keyring and smtp.user:
+        import keyring
+
+        for service in KEYRING_SERVICES:
+            found = keyring.get_password(service, smtp.user)
+            if found:
+                return found
+        raise ConfigError(
+            f"smtp.use_keyring: no password for {smtp.user} in the keyring "
+            f"(store one with: keyring set briefing {smtp.user})"
+        )
+    return None
+
+
+def check_login_settings(smtp: SmtpSettings) -> None:
+    """Refuse settings that would make yagmail prompt on the terminal or skip certificate checks."""
+    if smtp.oauth2_file is not None:
+        if not smtp.oauth2_file.is_file():
+            raise ConfigError(f"smtp.oauth2_file: {smtp.oauth2_file} is not a file")
+        if smtp.security != "ssl":
+            raise ConfigError(
+                "smtp.security: OAuth2 login needs 'ssl' (yagmail's OAuth2 STARTTLS "
+                "does not verify the server's certificate)"
+            )
+    elif smtp.user and password_for(smtp) is None:
+        raise ConfigError(
+            "smtp.user is set but there is no password: set BRIEFING_SMTP_PASSWORD "
+            "or smtp.use_keyring = true"
+        )
+
+
+def _client(smtp: SmtpSettings) -> _Yagmail:
+    context = ssl.create_default_context()
+    options: dict = {"timeout": smtp.timeout}
+    if smtp.security == "ssl":
+        options["context"] = context
+    starttls = {"context": context} if smtp.security == "starttls" else False
+    oauth = smtp.oauth2_file is not None
+    client = _Yagmail(
+        user=smtp.user or smtp.from_address,
+        password=None if oauth else password_for(smtp),
+        host=smtp.host,
+        port=smtp.port,
+        smtp_ssl=smtp.security == "ssl",
+        smtp_starttls=True if oauth and smtp.security == "starttls" else starttls,
+        smtp_skip_login=not (smtp.user or oauth),
+        oauth2_file=str(smtp.oauth2_file) if oauth else None,
+        soft_email_validation=False,
+        **options,
+    )
+    client.set_logging(None)
+    return client
+
+
+class Connection:
+    """A lazily opened, reusable SMTP session; `send()` classifies what the server answered."""
+
+    def __init__(self, smtp: SmtpSettings) -> None:
+        self.settings = smtp
+        self._client: _Yagmail | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._client is not None
+
+    def open(self) -> None:
+        """Connect and log in. Raises SmtpFatalError when refused, OSError/SMTPException else."""
+        self.close()
+        client = _client(self.settings)
+        try:
+            client.login()
+        except smtplib.SMTPAuthenticationError as exc:
+            client.close()
+            raise SmtpFatalError(
+                f"{describe(self.settings)}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
+        except BaseException:
+            client.close()
+            raise
+        self._client = client
+        log.info("connected to %s", describe(self.settings))
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                client.close()
+            except (OSError, smtplib.SMTPException):
+                log.debug("closing %s failed", describe(self.settings), exc_info=True)
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> Outcome:
+        """Hand one message over; the outcome says whether the server accepted it."""
+        if self._client is None:
+            self.open()
+        connection = self._client.smtp
+        try:
+            connection.send_message(message, from_addr=sender, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            outcome = _answer(code, reply, "recipient refused")
+            return Outcome(outcome.status, outcome.response, bad_mailbox=code in MAILBOX_CODES)
+        except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code >= 500:
+                raise SmtpFatalError(
+                    f"{describe(self.settings)}: sender {sender} refused: "
+                    f"{exc.smtp_code} {_text(exc.smtp_error)}"
+                ) from None
+            return _answer(exc.smtp_code, exc.smtp_error, "sender deferred")
+        except smtplib.SMTPDataError as exc:
+            return _answer(exc.smtp_code, exc.smtp_error, "message refused")
+        except smtplib.SMTPNotSupportedError as exc:
+            return Outcome("bounced", f"not supported by the server: {exc}")
+        except smtplib.SMTPResponseException as exc:
+            outcome = _answer(exc.smtp_code, exc.smtp_error, "server answered")
+            return Outcome(outcome.status, outcome.response, reconnect=exc.smtp_code == 421)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            return Outcome("retry", f"connection lost: {exc or type(exc).__name__}", True)
+        code, reply = connection.last_data_reply or (250, b"")
+        return Outcome("sent", f"{code} {_text(reply)}".strip())
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())
+
+
+def _answer(code: int, reply: bytes | str, what: str) -> Outcome:
+    status = "bounced" if 500 <= code < 600 else "retry"
+    return Outcome(status, f"{what}: {code} {_text(reply)}")

@@ -1,0 +1,505 @@
+"""Subscribers, the briefs they receive, and the delivery ledger with its batch claims.
+
+Every send is recorded per (edition, subscriber) so a rerun sends only what is not yet `sent`,
+and several senders can share one edition: each claims small batches of pending deliveries
+(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; one atomic UPDATE under SQLite's write lock).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from briefing.errors import NotFoundError
+from briefing.store.db import Base, UTCDateTime, now
+
+ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
+SUBSCRIBER_STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED, BOUNCED)
+
+
+class Subscriber(Base):
+    """A person receiving briefs; `token` lets them unsubscribe without an account."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: new_token())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+    @property
+    def briefs(self) -> list[str]:
+        return sorted(s.brief for s in self.subscriptions)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "status": self.status,
+            "briefs": self.briefs,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class Subscription(Base):
+    """One brief a subscriber receives."""
+
+    __tablename__ = "subscriptions"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    brief: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+
+
+class Delivery(Base):
+    """The ledger row of one edition for one subscriber; `sent` only once the server accepted."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("edition_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    smtp_response: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+    def as_dict(self) -> dict:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "edition_id": self.edition_id,
+            "subscriber_id": self.subscriber_id,
+            "address": self.address,
+            "status": self.status,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "smtp_response": self.smtp_response,
+            "message_id": self.message_id,
+            "sent_at": iso(self.sent_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """What a sender needs to build one message, read once at claim time."""
+
+    id: int
+    subscriber_id: int
+    address: str
+    name: str | None
+    token: str
+    attempts: int
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- subscribers -------------------------------------------------------------------------
+
+
+def find_subscriber(session: Session, *, email: str | None = None, token: str | None = None):
+    """The subscriber with this (normalised) address or unsubscribe token, or None."""
+    column, value = (Subscriber.email, email) if email is not None else (Subscriber.token, token)
+    return session.scalars(select(Subscriber).where(column == value)).first()
+
+
+def get_subscriber(session: Session, *, email: str | None = None, token: str | None = None):
+    found = find_subscriber(session, email=email, token=token)
+    if found is None:
+        what = f"address {email}" if email is not None else "that unsubscribe token"
+        raise NotFoundError(f"no subscriber with {what}")
+    return found
+
+
+def save_subscriber(
+    session: Session,
+    email: str,
+    *,
+    name: str | None,
+    briefs: Iterable[str],
+    reactivate: bool,
+) -> str:
+    """Add a subscriber or merge into an existing one: 'added', 'updated' or 'unchanged'.
+
+    Briefs are added, never taken away. An unsubscribed or bounced subscriber becomes active
+    again only with `reactivate` (an explicit `subscribers add`, never a bulk import).
+    """
+    subscriber = find_subscriber(session, email=email)
+    if subscriber is None:
+        subscriber = Subscriber(email=email, name=name, status=ACTIVE, token=new_token())
+        subscriber.subscriptions = [Subscription(brief=b) for b in sorted(set(briefs))]
+        session.add(subscriber)
+        session.flush()
+        return "added"
+    changed = False
+    if name and name != subscriber.name:
+        subscriber.name, changed = name, True
+    for brief in sorted(set(briefs) - set(subscriber.briefs)):
+        subscriber.subscriptions.append(Subscription(brief=brief))
+        changed = True
+    if reactivate and subscriber.status != ACTIVE:
+        subscriber.status, changed = ACTIVE, True
+    if changed:
+        subscriber.updated_at = now()
+    session.flush()
+    return "updated" if changed else "unchanged"
+
+
+def list_subscribers(
+    session: Session, *, brief: str | None = None, status: str | None = None
+) -> list[Subscriber]:
+    query = select(Subscriber).order_by(Subscriber.email)
+    if brief:
+        query = query.where(
+            Subscriber.id.in_(select(Subscription.subscriber_id).where(Subscription.brief == brief))
+        )
+    if status:
+        query = query.where(Subscriber.status == status)
+    return list(session.scalars(query))
+
+
+def subscribers_for(session: Session, brief: str) -> list[Subscriber]:
+    """The active subscribers of a brief: who an edition of it goes to."""
+    return list_subscribers(session, brief=brief, status=ACTIVE)
+
+
+def remove_subscriber(session: Session, email: str) -> None:
+    """Delete a subscriber with their subscriptions and delivery history."""
+    subscriber = get_subscriber(session, email=email)
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    session.delete(subscriber)
+    session.flush()
+
+
+def unsubscribe(
+    session: Session,
+    *,
+    email: str | None = None,
+    token: str | None = None,
+    brief: str | None = None,
+) -> Subscriber:
+    """Stop one brief (`brief`), or all mail to the subscriber; their history is kept."""
+    subscriber = get_subscriber(session, email=email, token=token)
+    if brief is None:
+        subscriber.status = UNSUBSCRIBED
+    else:
+        if brief not in subscriber.briefs:
+            raise NotFoundError(f"{subscriber.email} does not receive the brief {brief!r}")
+        subscriber.subscriptions = [s for s in subscriber.subscriptions if s.brief != brief]
+        if not subscriber.subscriptions:
+            subscriber.status = UNSUBSCRIBED
+    subscriber.updated_at = now()
+    session.flush()
+    return subscriber
+
+
+def mark_subscriber_bounced(session: Session, subscriber_id: int) -> None:
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.status == ACTIVE)
+        .values(status=BOUNCED, updated_at=now())
+    )
+
+
+# --- the delivery ledger -----------------------------------------------------------------
+
+
+def _insert(session: Session, table):
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def ensure_deliveries(session: Session, edition_id: int, brief: str) -> int:
+    """A pending ledger row for each active subscriber of the brief who has none; how many new.
+
+    Safe to run from several senders at once: existing rows are left alone (ON CONFLICT).
+    """
+    moment = now()
+    chosen = (
+        select(
+            literal(edition_id),
+            Subscriber.id,
+            Subscriber.email,
+            literal(PENDING),
+            literal(0),
+            literal(moment, UTCDateTime),
+            literal(moment, UTCDateTime),
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.brief == brief, Subscriber.status == ACTIVE)
+        .where(
+            ~select(Delivery.id)
+            .where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
+            .exists()
+        )
+    )
+    columns = [
+        "edition_id",
+        "subscriber_id",
+        "address",
+        "status",
+        "attempts",
+        "created_at",
+        "updated_at",
+    ]
+    statement = _insert(session, Delivery).from_select(columns, chosen).on_conflict_do_nothing()
+    return session.execute(statement).rowcount or 0
+
+
+def requeue_failed(session: Session, edition_id: int) -> int:
+    """Give deliveries left `failed` by an earlier run a fresh round of attempts."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == FAILED)
+        .values(status=PENDING, attempts=0, next_attempt_at=None, updated_at=now())
+    )
+    return result.rowcount or 0
+
+
+def claimed_workers(session: Session, edition_id: int) -> list[str]:
+    """The senders holding claims on this edition right now."""
+    query = (
+        select(Delivery.claimed_by)
+        .where(Delivery.edition_id == edition_id, Delivery.status == SENDING)
+        .distinct()
+    )
+    return [worker for worker in session.scalars(query) if worker]
+
+
+def release_claims(
+    session: Session,
+    edition_id: int,
+    *,
+    workers: Sequence[str] = (),
+    ids: Sequence[int] = (),
+) -> int:
+    """Return claims to the pool: all of the given (dead) workers, or the given deliveries."""
+    if not workers and not ids:
+        return 0
+    which = Delivery.claimed_by.in_(workers) if workers else Delivery.id.in_(ids)
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == SENDING, which)
+        .values(status=PENDING, claimed_by=None, claimed_until=None, updated_at=now())
+    )
+    return result.rowcount or 0
+
+
+def _claimable(edition_id: int, moment: datetime):
+    ready = and_(
+        Delivery.status == PENDING,
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= moment),
+    )
+    abandoned = and_(Delivery.status == SENDING, Delivery.claimed_until < moment)
+    return and_(Delivery.edition_id == edition_id, or_(ready, abandoned))
+
+
+def claim_deliveries(
+    session: Session, edition_id: int, *, worker: str, limit: int, until: datetime
+) -> list[ClaimedDelivery]:
+    """Take up to `limit` ready deliveries for `worker` until `until`; no row goes to two workers.
+
+    One UPDATE whose subquery skips rows other transactions have locked (PostgreSQL); SQLite
+    runs the same statement under its single write lock, so it is atomic there too. Claims
+    that expired (their worker died) are taken back.
+    """
+    moment = now()
+    chosen = (
+        select(Delivery.id)
+        .where(_claimable(edition_id, moment))
+        .order_by(Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(chosen.scalar_subquery()))
+        .values(status=SENDING, claimed_by=worker, claimed_until=until, updated_at=moment)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = [row[0] for row in claimed]
+    if not ids:
+        return []
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.subscriber_id,
+            Delivery.address,
+            Subscriber.name,
+            Subscriber.token,
+            Delivery.attempts,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    )
+    return [ClaimedDelivery(*row) for row in rows]
+
+
+def record_sent(session: Session, delivery_id: int, *, message_id: str, response: str) -> None:
+    moment = now()
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status=SENT,
+            attempts=Delivery.attempts + 1,
+            message_id=message_id,
+            smtp_response=response,
+            last_error=None,
+            sent_at=moment,
+            claimed_by=None,
+            claimed_until=None,
+            next_attempt_at=None,
+            updated_at=moment,
+        )
+    )
+
+
+def record_bounce(
+    session: Session, delivery_id: int, *, message_id: str, error: str, response: str
+) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status=BOUNCED,
+            attempts=Delivery.attempts + 1,
+            message_id=message_id,
+            last_error=error,
+            smtp_response=response,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now(),
+        )
+    )
+
+
+def record_retry(
+    session: Session,
+    delivery_id: int,
+    *,
+    error: str,
+    response: str | None,
+    retry_at: datetime | None,
+) -> None:
+    """A temporary failure: back to the pool at `retry_at`, or `failed` when there is none."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status=PENDING if retry_at else FAILED,
+            attempts=Delivery.attempts + 1,
+            last_error=error,
+            smtp_response=response,
+            next_attempt_at=retry_at,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now(),
+        )
+    )
+
+
+def fail_pending(session: Session, edition_id: int, *, error: str) -> int:
+    """Give up on every unclaimed pending delivery of an edition (the server stayed down)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == PENDING)
+        .values(status=FAILED, last_error=error, next_attempt_at=None, updated_at=now())
+    )
+    return result.rowcount or 0
+
+
+def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
+    """How many deliveries of the edition are in each status."""
+    rows = session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.edition_id == edition_id)
+        .group_by(Delivery.status)
+    )
+    counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+def next_retry_at(session: Session, edition_id: int) -> datetime | None:
+    """When the earliest delivery put back after a temporary failure may be tried again."""
+    return session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.edition_id == edition_id, Delivery.status == PENDING
+        )
+    )
+
+
+def sent_subscriber_ids(session: Session, edition_id: int) -> set[int]:
+    query = select(Delivery.subscriber_id).where(
+        Delivery.edition_id == edition_id, Delivery.status.in_((SENT, BOUNCED))
+    )
+    return set(session.scalars(query))
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    edition_id: int | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[Delivery]:
+    query = select(Delivery).order_by(Delivery.edition_id.desc(), Delivery.id)
+    if edition_id is not None:
+        query = query.where(Delivery.edition_id == edition_id)
+    if status:
+        query = query.where(Delivery.status == status)
+    if limit:
+        query = query.limit(limit)
+    return list(session.scalars(query))
