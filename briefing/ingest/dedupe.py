@@ -1,0 +1,97 @@
+"""One development, one event: fold what another source reports into the stored event.
+
+Two reports are the same development when they fall on the same local day, share a category,
+and either their titles say much the same or their figures agree. A re-run of the same article
+yields the same ids and updates its events, keeping the sources other articles added.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from briefing.event import Event
+from briefing.store.events import events_between, get_event, upsert_events
+
+TITLE_OVERLAP = 0.6
+MIN_SHARED_WORDS = 3
+DISTINCT_FIGURE = 10
+_STOPWORDS = {
+    *("a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "and", "or", "with", "from"),
+    *("as", "is", "are", "was", "were", "has", "have", "had", "be", "been", "that", "this"),
+    *("its", "it", "his", "her", "their", "after", "over", "into", "about", "said", "says"),
+}
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    added: int
+    updated: int
+    merged: int
+
+
+def title_words(title: str) -> set[str]:
+    """Content words, lower case, plural 's' dropped, so that 'drones' meets 'drone'."""
+    words = re.findall(r"[\w'’-]+", title.lower())
+    return {w.removesuffix("s") if len(w) > 3 else w for w in words if w not in _STOPWORDS}
+
+
+def similar_titles(first: str, second: str) -> bool:
+    a, b = title_words(first), title_words(second)
+    shared = len(a & b)
+    return shared >= MIN_SHARED_WORDS and shared / min(len(a), len(b)) >= TITLE_OVERLAP
+
+
+def same_figures(first: dict[str, float], second: dict[str, float]) -> bool:
+    """Shared figures that agree and are distinctive: two or more, or one of at least 10."""
+    shared = first.keys() & second.keys()
+    if not shared or any(first[name] != second[name] for name in shared):
+        return False
+    return len(shared) >= 2 or first[next(iter(shared))] >= DISTINCT_FIGURE
+
+
+def same_development(first: Event, second: Event) -> bool:
+    return first.category == second.category and (
+        similar_titles(first.title, second.title) or same_figures(first.figures, second.figures)
+    )
+
+
+def combine(kept: Event, other: Event) -> Event:
+    """`kept` with the sources, actors and figures `other` adds."""
+    sources = list(dict.fromkeys([*kept.sources, *other.sources]))
+    actors = list(dict.fromkeys([*kept.actors, *other.actors]))
+    figures = {**other.figures, **kept.figures}
+    return kept.model_copy(update={"sources": sources, "actors": actors, "figures": figures})
+
+
+def _day(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(moment.astimezone(zone).date(), time(), zone)
+    return start, start + timedelta(days=1)
+
+
+def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> StoreCounts:
+    """Store new events; update re-ingested ones; merge other sources' reports into one event."""
+    pending: dict[str, Event] = {}
+    added = updated = merged = 0
+    for event in events:
+        stored = pending.get(event.id) or get_event(session, event.id)
+        if stored is not None:
+            pending[event.id] = combine(event, stored)
+            updated += 1
+            continue
+        start, end = _day(event.occurred_at, zone)
+        candidates = [pending.get(e.id, e) for e in events_between(session, start, end)]
+        match = next((c for c in candidates if same_development(c, event)), None)
+        if match is not None:
+            pending[match.id] = combine(match, event)
+            merged += 1
+        else:
+            pending[event.id] = event
+            added += 1
+    upsert_events(session, pending.values())
+    return StoreCounts(added, updated, merged)
