@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -59,10 +60,11 @@ def generate(
             }
         )
     else:
+        zone = ZoneInfo(edition.timezone)
         app.say(
             f"edition {edition.id}: {len(edition.event_ids)} events, "
-            f"{edition.pages or '-'} pages, {edition.window_start:%Y-%m-%d %H:%M} → "
-            f"{edition.window_end:%Y-%m-%d %H:%M} UTC"
+            f"{edition.pages or '-'} pages, {edition.window_start.astimezone(zone):%Y-%m-%d %H:%M}"
+            f" → {edition.window_end.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
         )
         click.echo(path)
 
