@@ -1,0 +1,150 @@
+"""APScheduler wiring: one cron job per brief, a periodic sweep, the lock, and clean shutdown.
+
+The scheduler only wakes the Runner up; which slots to run is decided from the database, so a
+late, doubled or missed wake-up (a restart, a suspended host) never changes what gets made.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from briefing.config import Settings
+from briefing.errors import BriefingError
+from briefing.leader import SchedulerLock, scheduler_lock, wait_for_leadership
+from briefing.runs import Runner, brief_schedule, local
+from briefing.store import Store
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 30  # also bounds how late a slot runs after the host wakes from sleep
+LOCK_POLL_SECONDS = 2.0
+DRAIN_SECONDS = 30.0  # how long shutdown waits for the message in flight
+
+
+def run_scheduler(settings: Settings, store: Store, *, standby: bool = True) -> int:
+    """Run until SIGTERM/SIGINT; the exit code (0 after a clean stop, 1 if the lock was lost)."""
+    for name in settings.brief_names:
+        brief_schedule(settings, name)  # a bad cron expression fails before any waiting
+    stop = threading.Event()
+    _handle_signals(stop)
+    lock = scheduler_lock(settings.db_url)
+    log.info(
+        "scheduler starting (pid %s); briefs: %s",
+        os.getpid(),
+        ", ".join(settings.brief_names),
+        extra={"event": "starting", "briefs": settings.brief_names},
+    )
+    try:
+        if not wait_for_leadership(
+            lock, stop, standby=standby, poll=LOCK_POLL_SECONDS, on_busy=_busy(standby)
+        ):
+            if stop.is_set():
+                log.info("stopped while standing by", extra={"event": "stopped"})
+                return 0
+            raise BriefingError(
+                f"another scheduler is running on this database ({lock.holder()}); "
+                "start with --standby to wait for it instead"
+            )
+        return _lead(settings, store, lock, stop)
+    finally:
+        lock.release()
+
+
+def _busy(standby: bool):
+    def told(holder: str) -> None:
+        if standby:
+            log.warning(
+                "another scheduler holds the lock (%s); standing by to take over",
+                holder,
+                extra={"event": "standby", "holder": holder},
+            )
+
+    return told
+
+
+def _lead(settings: Settings, store: Store, lock: SchedulerLock, stop: threading.Event) -> int:
+    runner = Runner(settings, store, stop)
+    lost = threading.Event()
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(len(runner.schedules) + 1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    for name, schedule in runner.schedules.items():
+        scheduler.add_job(_on_time, schedule.trigger, args=[runner, name], id=f"brief:{name}")
+
+    def sweep() -> None:
+        if not lock.check():
+            log.error("lost the scheduler lock; stopping", extra={"event": "lock_lost"})
+            lost.set()
+            stop.set()
+            return
+        runner.sweep()
+
+    scheduler.add_job(sweep, "interval", seconds=SWEEP_SECONDS, next_run_time=datetime.now(UTC))
+    log.info("scheduler leading (pid %s)", os.getpid(), extra={"event": "leading"})
+    for name in runner.schedules:
+        _announce_next(runner, name)
+    threading.Thread(target=_shutdown_on, args=(stop, scheduler), daemon=True).start()
+    scheduler.start()
+    if not runner.wait_idle(DRAIN_SECONDS):
+        log.error(
+            "a run is still busy after %ss; exiting anyway (it will be resumed)",
+            DRAIN_SECONDS,
+            extra={"event": "drain_timeout"},
+        )
+        logging.shutdown()
+        os._exit(1)
+    log.info("scheduler stopped", extra={"event": "stopped"})
+    return 1 if lost.is_set() else 0
+
+
+def _on_time(runner: Runner, name: str) -> None:
+    runner.run_due(name)
+    _announce_next(runner, name)
+
+
+def _announce_next(runner: Runner, name: str) -> None:
+    upcoming = runner.next_run(name)
+    if upcoming is None or runner.stop.is_set():
+        return
+    log.info(
+        "brief %s: next run %s",
+        name,
+        local(upcoming, runner.schedules[name]),
+        extra={"event": "next_run", "brief": name, "at": upcoming},
+    )
+
+
+def _shutdown_on(stop: threading.Event, scheduler: BlockingScheduler) -> None:
+    stop.wait()
+    while not scheduler.running:  # a signal may come before start() has begun
+        time.sleep(0.05)
+    scheduler.shutdown(wait=False)
+
+
+def _handle_signals(stop: threading.Event) -> None:
+    """First SIGTERM/SIGINT: stop taking work, finish the message in flight. Second: go now."""
+
+    def handler(signum: int, _frame) -> None:
+        if stop.is_set():
+            log.error("second signal; exiting at once", extra={"event": "forced_exit"})
+            logging.shutdown()
+            os._exit(1)
+        log.info(
+            "%s received; finishing the message in flight",
+            signal.Signals(signum).name,
+            extra={"event": "stopping"},
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,255 @@
+"""Scheduled runs: one row per (brief, slot), claimed by one scheduler process at a time.
+
+The unique (brief, slot) key is the claim: whoever inserts the row runs the slot. A failed run,
+or a `running` one whose process died, is taken over with a compare-and-set on `attempts`, so
+two processes can never both believe they own the same attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from briefing.store.db import Base, UTCDateTime
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+SKIPPED = "skipped"
+STATUSES = (RUNNING, SUCCEEDED, FAILED, SKIPPED)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The scheduler process working on a run; `token` tells apart two lives of one pid."""
+
+    host: str
+    pid: int
+    token: str
+
+
+class ScheduleRun(Base):
+    """One scheduled slot of one brief and what became of it."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("brief", "slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    brief: Mapped[str] = mapped_column(String(100))
+    slot: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_token: Mapped[str | None] = mapped_column(String(32))
+    edition_id: Mapped[int | None] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "brief": self.brief,
+            "slot": iso(self.slot),
+            "status": self.status,
+            "attempts": self.attempts,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "heartbeat_at": iso(self.heartbeat_at),
+            "retry_at": iso(self.retry_at),
+            "owner": f"{self.owner_pid}@{self.owner_host}" if self.owner_pid else None,
+            "edition_id": self.edition_id,
+            "counts": self.counts or {},
+            "error": self.error,
+        }
+
+
+def add_run(session: Session, brief: str, slot: datetime, owner: Owner, now: datetime) -> int:
+    """Insert a `running` row: the claim. Raises IntegrityError if the slot is taken."""
+    run = ScheduleRun(
+        brief=brief,
+        slot=slot,
+        status=RUNNING,
+        attempts=1,
+        started_at=now,
+        heartbeat_at=now,
+        owner_host=owner.host,
+        owner_pid=owner.pid,
+        owner_token=owner.token,
+        counts={},
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def take_over(session: Session, run: ScheduleRun, owner: Owner, now: datetime) -> bool:
+    """Claim a failed or orphaned run for a new attempt; False if another process was first."""
+    result = session.execute(
+        update(ScheduleRun)
+        .where(
+            ScheduleRun.id == run.id,
+            ScheduleRun.attempts == run.attempts,
+            ScheduleRun.status.in_((FAILED, RUNNING)),
+        )
+        .values(
+            status=RUNNING,
+            attempts=run.attempts + 1,
+            started_at=now,
+            finished_at=None,
+            heartbeat_at=now,
+            retry_at=None,
+            owner_host=owner.host,
+            owner_pid=owner.pid,
+            owner_token=owner.token,
+            error=None,
+        )
+    )
+    return result.rowcount == 1
+
+
+def _mine(run_id: int, attempt: int, owner: Owner):
+    return (
+        ScheduleRun.id == run_id,
+        ScheduleRun.attempts == attempt,
+        ScheduleRun.owner_token == owner.token,
+        ScheduleRun.status == RUNNING,
+    )
+
+
+def beat(session: Session, run_id: int, attempt: int, owner: Owner, now: datetime) -> bool:
+    """Refresh the heartbeat; False when the run is no longer ours (taken over)."""
+    result = session.execute(
+        update(ScheduleRun).where(*_mine(run_id, attempt, owner)).values(heartbeat_at=now)
+    )
+    return result.rowcount == 1
+
+
+def finish(
+    session: Session,
+    run_id: int,
+    attempt: int,
+    owner: Owner,
+    *,
+    status: str,
+    now: datetime,
+    counts: dict[str, Any],
+    error: str | None = None,
+    retry_at: datetime | None = None,
+    edition_id: int | None = None,
+) -> bool:
+    """Record how our attempt ended; False if it was taken over meanwhile (nothing written)."""
+    result = session.execute(
+        update(ScheduleRun)
+        .where(*_mine(run_id, attempt, owner))
+        .values(
+            status=status,
+            finished_at=now,
+            heartbeat_at=now,
+            counts=counts,
+            error=error,
+            retry_at=retry_at,
+            edition_id=edition_id,
+        )
+    )
+    return result.rowcount == 1
+
+
+def mark_orphaned(session: Session, run: ScheduleRun, now: datetime, error: str) -> bool:
+    """A `running` run whose process is gone becomes `failed`, due for retry at once."""
+    result = session.execute(
+        update(ScheduleRun)
+        .where(
+            ScheduleRun.id == run.id,
+            ScheduleRun.attempts == run.attempts,
+            ScheduleRun.status == RUNNING,
+        )
+        .values(status=FAILED, finished_at=now, retry_at=now, error=error)
+    )
+    return result.rowcount == 1
+
+
+def stop_retrying(session: Session, run: ScheduleRun) -> bool:
+    """A failed run whose slot left the catch-up window will not be tried again."""
+    result = session.execute(
+        update(ScheduleRun)
+        .where(ScheduleRun.id == run.id, ScheduleRun.attempts == run.attempts)
+        .values(retry_at=None)
+    )
+    return result.rowcount == 1
+
+
+def add_skipped(
+    session: Session, brief: str, slots: list[datetime], now: datetime, reason: str
+) -> None:
+    """Record slots that were never run; a slot someone else recorded meanwhile is kept."""
+    if not slots:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    rows = [
+        {
+            "brief": brief,
+            "slot": slot,
+            "status": SKIPPED,
+            "attempts": 0,
+            "started_at": now,
+            "finished_at": now,
+            "counts": {},
+            "error": reason,
+        }
+        for slot in slots
+    ]
+    statement = dialect.insert(ScheduleRun).values(rows).on_conflict_do_nothing()
+    session.execute(statement)
+
+
+def open_runs(session: Session, brief: str) -> list[ScheduleRun]:
+    """Runs that may still need work: `running` ones and failed ones with a retry pending."""
+    query = (
+        select(ScheduleRun)
+        .where(
+            ScheduleRun.brief == brief,
+            (ScheduleRun.status == RUNNING)
+            | ((ScheduleRun.status == FAILED) & ScheduleRun.retry_at.is_not(None)),
+        )
+        .order_by(ScheduleRun.slot)
+    )
+    return list(session.scalars(query))
+
+
+def run_for_slot(session: Session, brief: str, slot: datetime) -> ScheduleRun | None:
+    return session.scalars(
+        select(ScheduleRun).where(ScheduleRun.brief == brief, ScheduleRun.slot == slot)
+    ).first()
+
+
+def newest_slot(session: Session, brief: str) -> datetime | None:
+    """The newest slot of a brief with any recorded run."""
+    query = (
+        select(ScheduleRun.slot)
+        .where(ScheduleRun.brief == brief)
+        .order_by(ScheduleRun.slot.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def recent_runs(session: Session, brief: str, limit: int = 5) -> list[ScheduleRun]:
+    query = (
+        select(ScheduleRun)
+        .where(ScheduleRun.brief == brief)
+        .order_by(ScheduleRun.slot.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
