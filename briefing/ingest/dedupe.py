@@ -30,9 +30,12 @@ _STOPWORDS = {
 
 @dataclass(frozen=True)
 class StoreCounts:
+    """How many events were new, re-ingested or folded into another; the ids stored."""
+
     added: int
     updated: int
     merged: int
+    ids: list[str]
 
 
 def title_words(title: str) -> set[str]:
@@ -77,11 +80,13 @@ def _day(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
 def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> StoreCounts:
     """Store new events; update re-ingested ones; merge other sources' reports into one event."""
     pending: dict[str, Event] = {}
+    ids: list[str] = []
     added = updated = merged = 0
     for event in events:
         stored = pending.get(event.id) or get_event(session, event.id)
         if stored is not None:
             pending[event.id] = combine(event, stored)
+            ids.append(event.id)
             updated += 1
             continue
         start, end = _day(event.occurred_at, zone)
@@ -89,9 +94,11 @@ def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> S
         match = next((c for c in candidates if same_development(c, event)), None)
         if match is not None:
             pending[match.id] = combine(match, event)
+            ids.append(match.id)
             merged += 1
         else:
             pending[event.id] = event
+            ids.append(event.id)
             added += 1
     upsert_events(session, pending.values())
-    return StoreCounts(added, updated, merged)
+    return StoreCounts(added, updated, merged, list(dict.fromkeys(ids)))
