@@ -7,11 +7,13 @@ hand prebuilt messages to its `smtplib` connection ourselves.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
 import yagmail
 
@@ -21,6 +23,7 @@ from briefing.errors import BriefingError, ConfigError
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICES = ("briefing", "yagmail")
+OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
 # Replies to RCPT that say the mailbox itself is bad (unknown, moved, malformed), as opposed to
 # policy refusals such as 554 relay denied, which would otherwise unsubscribe everyone.
 MAILBOX_CODES = (550, 551, 553)
@@ -91,8 +94,7 @@ def password_for(smtp: SmtpSettings) -> str | None:
 def check_login_settings(smtp: SmtpSettings) -> None:
     """Refuse settings that would make yagmail prompt on the terminal or skip certificate checks."""
     if smtp.oauth2_file is not None:
-        if not smtp.oauth2_file.is_file():
-            raise ConfigError(f"smtp.oauth2_file: {smtp.oauth2_file} is not a file")
+        _check_oauth2_file(smtp.oauth2_file)
         if smtp.security != "ssl":
             raise ConfigError(
                 "smtp.security: OAuth2 login needs 'ssl' (yagmail's OAuth2 STARTTLS "
@@ -105,6 +107,20 @@ def check_login_settings(smtp: SmtpSettings) -> None:
         )
 
 
+def _check_oauth2_file(path: Path) -> None:
+    """A token file yagmail can use as is; a client-secrets file would start a terminal dialog."""
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"smtp.oauth2_file: cannot read {path}: {exc}") from None
+    missing = [key for key in OAUTH2_KEYS if not isinstance(info, dict) or key not in info]
+    if missing:
+        raise ConfigError(
+            f"smtp.oauth2_file: {path} lacks {', '.join(missing)}; authorise once with "
+            "yagmail interactively to create the token file"
+        )
+
+
 def _client(smtp: SmtpSettings) -> _Yagmail:
     context = ssl.create_default_context()
     options: dict = {"timeout": smtp.timeout}
@@ -112,8 +128,10 @@ def _client(smtp: SmtpSettings) -> _Yagmail:
         options["context"] = context
     starttls = {"context": context} if smtp.security == "starttls" else False
     oauth = smtp.oauth2_file is not None
+    login = smtp.user or smtp.from_address
     client = _Yagmail(
-        user=smtp.user or smtp.from_address,
+        # As {login: alias}: yagmail appends '@gmail.com' to a plain string without '@'.
+        user={login: login},
         password=None if oauth else password_for(smtp),
         host=smtp.host,
         port=smtp.port,

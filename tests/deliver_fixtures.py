@@ -1,0 +1,114 @@
+"""Shared pieces of the delivery tests: an archived edition, subscribers, SMTP settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from briefing.config import Settings, SmtpSettings
+from briefing.store import Store
+from briefing.store.editions import Edition
+from briefing.store.subscribers import get_subscriber, save_subscriber
+from tests.conftest import DEMO_EVENTS
+from tests.smtp_fixtures import Mailbox, SmtpServer
+
+SENDER = "desk@briefing.test"
+PUBLIC_URL = "https://brief.example.org"
+
+
+def smtp_settings(port: int, **options) -> SmtpSettings:
+    """Settings for the loopback server: plain SMTP, quick retries."""
+    values = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "from_address": SENDER,
+        "from_name": "Briefing Desk",
+        "timeout": 10,
+        "backoff": 0.01,
+        "max_attempts": 3,
+        **options,
+    }
+    return SmtpSettings(**values)
+
+
+def with_smtp(settings: Settings, port: int, **options) -> Settings:
+    return settings.model_copy(
+        update={"smtp": smtp_settings(port, **options), "public_url": PUBLIC_URL}
+    )
+
+
+def make_edition(settings: Settings, store: Store) -> Edition:
+    """The demo day's edition, archived as a real PDF by the pipeline."""
+    from briefing.ingest.files import read_events
+    from briefing.pipeline import generate_edition
+    from briefing.store.events import upsert_events
+
+    with store.session() as session:
+        upsert_events(session, read_events([str(DEMO_EVENTS)], settings))
+    return generate_edition(settings, store, day=date(2024, 10, 26))
+
+
+def subscribe(store: Store, addresses, *, brief: str = "daily", names=None) -> None:
+    names = names or {}
+    with store.session() as session:
+        for address in addresses:
+            save_subscriber(
+                session, address, name=names.get(address), briefs=[brief], reactivate=True
+            )
+
+
+def token_of(store: Store, address: str) -> str:
+    with store.session() as session:
+        return get_subscriber(session, email=address).token
+
+
+def people(count: int) -> list[str]:
+    return [f"reader{n:03d}@example.org" for n in range(count)]
+
+
+def running_server(mailbox: Mailbox):
+    """A loopback SMTP server for the length of a test (use inside a fixture)."""
+    server = SmtpServer(mailbox).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def write_config(folder: Path, port: int, extra: str = "") -> Path:
+    """A briefing.toml for `briefing send` run as a separate process."""
+    path = folder / "mail.toml"
+    path.write_text(
+        f"""timezone = "Europe/Kyiv"
+public_url = "{PUBLIC_URL}"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from_address = "{SENDER}"
+backoff = 0.01
+max_attempts = 3
+{extra}
+"""
+    )
+    return path
+
+
+def briefing_process(config: Path, output: Path, *args: str, database_url: str | None = None):
+    """`briefing ARGS…` as a real process (so it can be killed, or run twice at once)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFING_")}
+    env.update(BRIEFING_CONFIG=str(config), BRIEFING_OUTPUT_DIR=str(output))
+    if database_url:
+        env["BRIEFING_DATABASE_URL"] = database_url
+    return subprocess.Popen(
+        [sys.executable, "-m", "briefing", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
