@@ -86,9 +86,11 @@ _MENTION = re.compile(
     rf"(?:(?P<part>{QUANTITY})\s+of\s+(?:the\s+)?)?(?P<q>{QUANTITY})\s+{_BETWEEN}(?:{_OBJECT})\b",
     re.IGNORECASE,
 )
+# "59 were destroyed", "35 of them": a count whose object is the one named before it.
 _BARE = re.compile(
     rf"(?P<q>{QUANTITY})\s+(?:(?:more|others?|of them)\s+)?(?:were|was|have been|had been)\s+"
-    rf"(?:\w+ly\s+)?(?=(?:destroy|shot|down|intercept|kill|injur|wound))",
+    rf"(?:\w+ly\s+)?(?=(?:destroy|shot|down|intercept|kill|injur|wound))"
+    rf"|(?P<of>{QUANTITY})\s+of\s+(?:them|these|those)\b",
     re.IGNORECASE,
 )
 _CASUALTY_AFTER = re.compile(
@@ -235,7 +237,7 @@ def _mentions(sentence: str) -> list[_Mention]:
 
 
 def _mention_at(match: re.Match, kind: str, action: str | None, bare: bool = False) -> _Mention:
-    quantity = parse_quantity(match["q"])
+    quantity = parse_quantity(match["q"] or match["of"])
     return _Mention(match.start(), match.end(), kind, quantity, action=action, bare=bare)
 
 

@@ -50,7 +50,11 @@ _CONTINUES = re.compile(
     r"^(?:\S+\s+){0,3}?(?:he|she|they|it|his|her|their|its|this|these|those|such)\b",
     re.IGNORECASE,
 )
-_CONTINUES_PARAGRAPH = re.compile(r"^(?:he|she|they|it)\b", re.IGNORECASE)
+# A paragraph that refers back ("He added…", "35 of them…", "…, it said") may go on the last one.
+_CONTINUES_PARAGRAPH = re.compile(
+    r"^(?:he|she|they|it|of these|of those)\b|\bof them\b|, (?:it|he|she|they) (?:said|added)\b",
+    re.IGNORECASE,
+)
 _LEAD = re.compile(
     r"^(?:As|While|Although|Despite|Amid|Amidst|Additionally|Meanwhile|However|Also|Separately|"
     r"Elsewhere|Overall|Furthermore|Moreover|Earlier|Later|Following|After|During|In addition|"
@@ -92,7 +96,7 @@ def article_text(data: bytes | str, name: str) -> str:
         import trafilatura
 
         extracted = trafilatura.extract(data, include_comments=False, include_tables=False)
-        if not extracted or not extracted.strip():
+        if not extracted or not re.search(r"\w[.!?]", extracted):
             raise InputError(f"{name}: no article text found in the HTML")
         return extracted
     return data
@@ -175,12 +179,11 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
         for index, sentence in enumerate(sentences(paragraph)):
             label = _strong_label(sentence, lexicon, categories)
             current = groups[-1] if groups else None
-            joins = current and (index or _CONTINUES_PARAGRAPH.match(sentence))
-            if joins and _continues(sentence, current.label, label):
+            if current and _joins(sentence, index, current.label, label):
                 current.sentences.append(sentence)
                 current.label = current.label or label
-                continue
-            groups.append(Development([sentence], label))
+            else:
+                groups.append(Development([sentence], label))
     kept = []
     for group in groups:
         group.text = group.joined()
@@ -195,8 +198,12 @@ def _strong_label(sentence: str, lexicon: Lexicon, categories: list[str]) -> str
     return result.category if result.strength >= lexicon.min_score else None
 
 
-def _continues(sentence: str, current: str | None, label: str | None) -> bool:
-    return bool(_CONTINUES.match(sentence)) or not (current and label and current != label)
+def _joins(sentence: str, index: int, current: str | None, label: str | None) -> bool:
+    """Whether a sentence goes on the development before it rather than starting one."""
+    agrees = not (current and label and current != label)
+    if index == 0:
+        return agrees and bool(_CONTINUES_PARAGRAPH.search(sentence))
+    return agrees or bool(_CONTINUES.match(sentence))
 
 
 def people_in(text: str) -> list[str]:
