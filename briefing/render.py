@@ -178,6 +178,8 @@ def coverage(window: Window) -> str:
     if utc_offset(end) != offsets:
         offsets = f"{offsets} → {utc_offset(end)}"
     span = f"{format_time(start)} – {format_time(end)}"
+    if offsets == "UTC+00:00" and window.zone.key in ("UTC", "Etc/UTC"):
+        return f"{span} (UTC)"
     return f"{span} ({window.zone.key}, {offsets})"
 
 

@@ -69,7 +69,7 @@ def test_sections_show_their_items_in_importance_then_time_order(seed_pdf):
     military = text.index("Military 3 items")
     diplomatic = text.index("Diplomatic 3 items")
     aid = text.index("Aid 1 item")
-    sources = text.index("Sources [1]")
+    sources = text.index("Sources Numbers in brackets")
     assert military < diplomatic < aid < sources
 
     def titles_in(chunk: str, ids: list[str]) -> list[int]:
@@ -89,8 +89,7 @@ def test_sections_show_their_items_in_importance_then_time_order(seed_pdf):
 
 def test_header_shows_title_edition_and_exact_coverage(seed_pdf):
     first_page = page_texts(seed_pdf.data)[0]
-    assert first_page.startswith("SITUATION BRIEF · 26 OCT 2024 Ukraine Situation Brief")
-    assert "Saturday 26 October 2024" in first_page
+    assert first_page.startswith("Ukraine Situation Brief Edition Saturday 26 October 2024")
     assert "Coverage 25 Oct 2024 07:00 – 26 Oct 2024 07:00 (Europe/Kyiv, UTC+03:00)" in first_page
 
 
@@ -107,7 +106,7 @@ def test_takeaways_figures_and_source_references(seed_pdf):
     assert "Drones launched 116 Drones destroyed 59 Missiles launched 3" in text
     assert "Aid pledged USD 400 million" in text
     assert "toaiditsforces.[2][3]" in no_space(text)
-    sources = text[text.index("Sources [1]") :]
+    sources = text[text.index("Sources Numbers in brackets") :]
     assert "[4] Ministry of Foreign Affairs of the Republic of Korea" in sources
     assert "[5] Office of the President of Ukraine [6] TASR" in sources
     long_url = next(
@@ -123,7 +122,7 @@ def test_every_page_has_its_number_of_all_pages():
     for number, text in enumerate(pages, start=1):
         assert f"Page {number} of {pdf.pages}" in text
         assert "Generated 26 Oct 2024 07:05 (UTC+03:00) · briefing" in text
-    running_header = "Ukraine Situation Brief 26 Oct 2024 Generated"
+    running_header = "Ukraine Situation Brief Saturday 26 October 2024 Generated"
     assert running_header not in pages[0]  # the masthead stands alone on page one
     assert all(running_header in text for text in pages[1:])
 
@@ -339,8 +338,8 @@ def test_a_user_template_can_extend_the_default(tmp_path):
     )
     html = render.render_html(seed_brief(), template_dir=tmp_path)
     assert "<footer>Distributed by the Kyiv desk</footer>" in html
-    assert "Prepared by" not in html
     assert "Diplomatic" in html
+    assert "Numbers in brackets in the text refer to this list." in html
 
 
 def test_a_missing_template_names_every_folder_searched(tmp_path):
@@ -407,6 +406,12 @@ def test_window_lengths_read_naturally():
     assert render.format_span(timedelta(hours=24)) == "24 hours"
     assert render.format_span(timedelta(days=7)) == "7 days"
     assert render.format_span(timedelta(minutes=90)) == "90 minutes"
+
+
+def test_coverage_in_utc_names_it_once():
+    utc = ZoneInfo("UTC")
+    window = Window(datetime(2024, 10, 26, tzinfo=utc), datetime(2024, 10, 27, tzinfo=utc), utc)
+    assert render.coverage(window) == "26 Oct 2024 00:00 – 27 Oct 2024 00:00 (UTC)"
 
 
 def test_coverage_names_both_offsets_across_a_clock_change():
