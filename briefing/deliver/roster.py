@@ -73,9 +73,9 @@ def _read_rows(path, reader, check_brief, default_brief):
         except BriefingError as exc:
             errors.append(f"{where}: briefs: {exc}")
             continue
-        earlier = records.get(email)
+        earlier = records.get(email.lower())
         if earlier:
             briefs = sorted(set(briefs) | set(earlier.briefs))
         name = clean_name(row.get("name")) or (earlier.name if earlier else None)
-        records[email] = SubscriberRecord(email, name, tuple(briefs))
+        records[email.lower()] = SubscriberRecord(email, name, tuple(briefs))
     return list(records.values()), errors

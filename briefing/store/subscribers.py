@@ -147,9 +147,12 @@ def new_token() -> str:
 
 
 def find_subscriber(session: Session, *, email: str | None = None, token: str | None = None):
-    """The subscriber with this (normalised) address or unsubscribe token, or None."""
-    column, value = (Subscriber.email, email) if email is not None else (Subscriber.token, token)
-    return session.scalars(select(Subscriber).where(column == value)).first()
+    """The subscriber with this address (in any letter case) or unsubscribe token, or None."""
+    if email is not None:
+        condition = func.lower(Subscriber.email) == email.lower()
+    else:
+        condition = Subscriber.token == token
+    return session.scalars(select(Subscriber).where(condition)).first()
 
 
 def get_subscriber(session: Session, *, email: str | None = None, token: str | None = None):
