@@ -26,7 +26,7 @@ from briefing.config import Settings
 from briefing.errors import BriefingError
 from briefing.leader import scheduler_lock
 from briefing.pipeline import generate_edition
-from briefing.slots import Schedule, in_catch_up, parse_schedule, plan_slots
+from briefing.slots import DuePlan, Schedule, in_catch_up, parse_schedule, plan_slots
 from briefing.store import Store
 from briefing.store.db import now as utc_now
 from briefing.store.runs import (
@@ -76,7 +76,7 @@ def local(moment: datetime, schedule: Schedule) -> str:
 
 
 def local_iso(moment: datetime, schedule: Schedule) -> str:
-    return moment.astimezone(schedule.zone).isoformat()
+    return moment.astimezone(schedule.zone).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -113,14 +113,21 @@ class Runner:
         """Every brief: reap dead runs, retry failed ones, catch up a missed slot."""
         return [outcome for name in self.schedules for outcome in self.run_due(name, now)]
 
-    def run_due(self, brief: str, now: datetime | None = None) -> list[Outcome]:
-        """What is due for one brief at `now`; nothing if this process is already on it."""
-        if self.stop.is_set() or not self._busy[brief].acquire(blocking=False):
-            return []
+    def run_due(self, brief: str, now: datetime | None = None, wait: bool = False) -> list[Outcome]:
+        """Do what is due for one brief at `now` (default: the time it gets its turn).
+
+        One thread of a process works on a brief at a time: with `wait` (a slot's own wake-up)
+        the call waits its turn, so a slot is not lost to a sweep that happened to be running;
+        without (the periodic sweep) it returns at once if the brief is busy.
+        """
+        busy = self._busy[brief]
+        while not busy.acquire(timeout=0.5 if wait else 0):
+            if not wait or self.stop.is_set():
+                return []
         try:
-            return self._run_due(brief, now or utc_now())
+            return [] if self.stop.is_set() else self._run_due(brief, now or utc_now())
         finally:
-            self._busy[brief].release()
+            busy.release()
 
     def next_run(self, brief: str, now: datetime | None = None) -> datetime | None:
         return self.schedules[brief].next_after(now or utc_now())
@@ -141,16 +148,7 @@ class Runner:
                 if run.status == FAILED and run.retry_at and run.retry_at <= now
             ]
         plan = plan_slots(self.schedules[brief], now, spec.catch_up, since)
-        self._skip(brief, plan.superseded, now, f"superseded by the slot at {plan.due}")
-        self._skip(brief, plan.expired, now, f"missed by more than catch_up ({spec.catch_up})")
-        if plan.missed_total:
-            log.warning(
-                "brief %s: %s slot(s) after %s were missed while no scheduler ran; skipped",
-                brief,
-                plan.missed_total,
-                local(since, self.schedules[brief]),
-                extra={"event": "slots_skipped", "brief": brief, "count": plan.missed_total},
-            )
+        self._skip_missed(brief, plan, since, now, spec.catch_up)
         outcomes = []
         for run in retries:
             if not self.stop.is_set() and (outcome := self._attempt(brief, run.slot, run)):
@@ -159,9 +157,25 @@ class Runner:
             outcomes.append(outcome)
         return outcomes
 
-    def _skip(self, brief: str, slots: list[datetime], now: datetime, reason: str) -> None:
+    def _skip_missed(
+        self, brief: str, plan: DuePlan, since: datetime | None, now: datetime, catch_up
+    ) -> None:
+        """Record never-attempted slots as skipped, and say why in the log."""
+        if not plan.missed_total:
+            return
+        schedule = self.schedules[brief]
+        covered = f"covered by the edition of {local(plan.due, schedule)}" if plan.due else ""
         with self.store.session() as session:
-            add_skipped(session, brief, slots, now, reason)
+            add_skipped(session, brief, plan.superseded, now, f"not run in time; {covered}")
+            add_skipped(session, brief, plan.expired, now, f"older than catch_up ({catch_up})")
+        log.warning(
+            "brief %s: %s slot(s) after %s were not run in time and are skipped%s",
+            brief,
+            plan.missed_total,
+            local(since, schedule),
+            f"; {covered}" if covered else f" (older than catch_up, {catch_up})",
+            extra={"event": "slots_skipped", "brief": brief, "count": plan.missed_total},
+        )
 
     def _reap(self, brief: str, now: datetime, catch_up: timedelta) -> None:
         """Runs of dead processes become failed; failed runs out of the window stop retrying."""
@@ -227,11 +241,11 @@ class Runner:
             attempt,
             extra={"event": "run_begun", "brief": brief, "slot": slot, "attempt": attempt},
         )
-        with self._tracking(run_id), _Heartbeat(self, run_id, attempt) as heartbeat:
-            outcome = self._execute(brief, slot, attempt, heartbeat.stop)
-        if heartbeat.lost:
-            return outcome
-        self._record(run_id, outcome)
+        with self._tracking(run_id):
+            with _Heartbeat(self, run_id, attempt) as heartbeat:
+                outcome = self._execute(brief, slot, attempt, heartbeat.stop)
+            if not heartbeat.lost:
+                self._record(run_id, outcome)
         return outcome
 
     @contextmanager
@@ -257,7 +271,7 @@ class Runner:
             outcome.counts.update(self._send(edition.id, stop))
         except Exception as exc:  # a failed run must never stop the daemon
             return self._failed(outcome, exc)
-        unsent = outcome.counts.get("failed", 0) + outcome.counts.get("pending", 0)
+        unsent = outcome.counts.get("failed", 0) + outcome.counts.get("remaining", 0)
         if unsent and stop.is_set():
             return self._interrupted(outcome, f"with {unsent} deliveries not yet sent")
         if unsent:
@@ -472,10 +486,16 @@ def schedule_status(settings: Settings, store: Store, runs: int = 5) -> dict[str
                     "next_run": upcoming.astimezone(schedule.zone).isoformat()
                     if upcoming
                     else None,
-                    "runs": [
-                        {**run.as_dict(), "slot": local_iso(run.slot, schedule)}
-                        for run in recent_runs(session, name, runs)
-                    ],
+                    "runs": [_local_run(run, schedule) for run in recent_runs(session, name, runs)],
                 }
             )
     return {"scheduler": holder, "briefs": briefs}
+
+
+def _local_run(run: ScheduleRun, schedule: Schedule) -> dict[str, Any]:
+    """A run's record with its times in the brief's zone."""
+    data = run.as_dict()
+    for key in ("slot", "started_at", "finished_at", "heartbeat_at", "retry_at"):
+        moment = getattr(run, key)
+        data[key] = moment and moment.astimezone(schedule.zone).isoformat(timespec="seconds")
+    return data

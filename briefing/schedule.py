@@ -108,7 +108,7 @@ def _lead(settings: Settings, store: Store, lock: SchedulerLock, stop: threading
 
 
 def _on_time(runner: Runner, name: str) -> None:
-    runner.run_due(name)
+    runner.run_due(name, wait=True)
     _announce_next(runner, name)
 
 

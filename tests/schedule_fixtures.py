@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -77,10 +78,13 @@ class Inbox:
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield handler, controller.server.sockets[0].getsockname()[1]
+        yield handler, port
     finally:
         handler.release.set()
         controller.stop()
@@ -92,7 +96,7 @@ def write_config(
     smtp_port: int,
     *,
     schedule: str = "*/4 * * * * *",
-    catch_up: str = "1m",
+    catch_up: str = "30s",
     extra: str = "",
 ) -> Path:
     """A settings file with one brief on `schedule`, mail to the loopback server."""
@@ -152,12 +156,12 @@ def add_subscribers(config: Path, addresses: list[str] = SUBSCRIBERS) -> None:
 class Daemon:
     """`briefing schedule run --log-format json` as a child process."""
 
-    def __init__(self, config: Path, log: Path, *extra: str) -> None:
+    def __init__(self, config: Path, log: Path, *extra: str, plain: bool = False) -> None:
         self.log = log
         self._stream = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "briefing", "--config", str(config), "schedule", "run",
-             "--log-format", "json", *extra],
+             "--log-format", "plain" if plain else "json", *extra],
             stdout=subprocess.DEVNULL,
             stderr=self._stream,
             env=_environment(),
@@ -196,8 +200,9 @@ class Daemon:
 def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     started: list[Daemon] = []
 
-    def start(config: Path, *extra: str) -> Daemon:
-        daemon = Daemon(config, tmp_path / f"daemon-{len(started) + 1}.log", *extra)
+    def start(config: Path, *extra: str, plain: bool = False) -> Daemon:
+        log = tmp_path / f"daemon-{len(started) + 1}.log"
+        daemon = Daemon(config, log, *extra, plain=plain)
         started.append(daemon)
         return daemon
 

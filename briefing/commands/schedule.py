@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 
@@ -49,6 +49,7 @@ def configure_logging(log_format: str, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("briefing").setLevel(logging.WARNING if quiet else logging.INFO)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)  # font notes on every render
 
 
 @click.group()
@@ -101,7 +102,7 @@ def status(app: App, runs: int, as_json: bool) -> None:
     for brief in report["briefs"]:
         click.echo(
             f"\n{brief['brief']}: {brief['schedule']!r} in {brief['timezone']}, "
-            f"catch-up {brief['catch_up_seconds'] // 60} min"
+            f"catch-up {timedelta(seconds=brief['catch_up_seconds'])}"
         )
         click.echo(f"  next run  {brief['next_run'] or 'never'}")
         for item in brief["runs"]:

@@ -1,0 +1,152 @@
+"""`briefing schedule run` as real processes against a real SMTP server on loopback.
+
+Schedules name exact seconds of each minute (a sixth, leading cron field), a few seconds after
+the test starts, so each test knows how many slots fall due: the next ones are a minute away.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.schedule_fixtures import (
+    SUBSCRIBERS,
+    add_subscribers,
+    assert_once_per_subscriber,
+    briefing,
+    daemons,
+    inbox,
+    snapshot,
+    succeeded_runs,
+    wait_until,
+    write_config,
+)
+
+__all__ = ["daemons", "inbox"]  # fixtures
+
+
+def seconds_from_now(*offsets: int) -> str:
+    """A cron expression due at these many seconds from now (and then once a minute)."""
+    now = datetime.now(UTC).second
+    seconds = sorted({(now + offset) % 60 for offset in offsets})
+    return f"{','.join(map(str, seconds))} * * * * *"
+
+
+def test_two_slots_then_sigterm(database_url, tmp_path: Path, inbox, daemons):
+    server, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6, 11))
+    add_subscribers(config)
+    daemon = daemons(config)
+    wait_until(lambda: succeeded_runs(config) == 2, what="two succeeded runs")
+    code, took = daemon.stop()
+
+    assert code == 0
+    assert took < 10, f"exit took {took:.1f}s"
+    state = snapshot(config)
+    assert [run.status for run in state.runs] == ["succeeded", "succeeded"]
+    assert len(state.editions) == 2
+    assert {run.edition_id for run in state.runs} == {edition.id for edition in state.editions}
+    assert [run.counts["sent"] for run in state.runs] == [2, 2]
+    assert_once_per_subscriber(state, server)
+    events = [item["event"] for item in daemon.events() if "event" in item]
+    for expected in ("leading", "next_run", "run_begun", "run_finished", "stopping", "stopped"):
+        assert expected in events
+    finished = [item for item in daemon.events() if item.get("event") == "run_finished"]
+    assert [item["counts"]["sent"] for item in finished] == [2, 2]
+
+    status = json.loads(briefing(config, "schedule", "status", "--json").stdout)
+    assert status["scheduler"] is None
+    (brief,) = status["briefs"]
+    assert brief["timezone"] == "Europe/Kyiv"
+    assert brief["next_run"].endswith(("+02:00", "+03:00"))
+    assert [run["status"] for run in brief["runs"]] == ["succeeded", "succeeded"]
+
+
+def test_two_daemons_at_once_make_one_edition_and_one_mail_per_slot(
+    database_url, tmp_path: Path, inbox, daemons
+):
+    server, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6, 11))
+    add_subscribers(config)
+    first, second = daemons(config), daemons(config)
+    wait_until(lambda: succeeded_runs(config) == 2, what="two succeeded runs")
+    codes = [first.stop()[0], second.stop()[0]]
+
+    assert codes == [0, 0]
+    state = snapshot(config)
+    assert len(state.editions) == 2
+    assert len(server.received) == 2 * len(SUBSCRIBERS)
+    assert_once_per_subscriber(state, server)
+    standby = [daemon for daemon in (first, second) if daemon.said("standby")]
+    assert len(standby) == 1, "exactly one of the two waits as a standby"
+    leader = first if standby[0] is second else second
+    assert {run.owner_pid for run in state.runs} == {leader.pid}
+
+
+def killed_mid_run(config: Path, server, daemons, count: int) -> tuple[list, int]:
+    """Start `count` daemons, SIGKILL the one working once it is mid-send; its pid."""
+    server.hold = 2  # the second message of the slot is in flight when its sender dies
+    started = [daemons(config) for _ in range(count)]
+    assert server.holding.wait(60), "no run reached its second message"
+    (running,) = snapshot(config).runs_with("running")
+    (victim,) = [daemon for daemon in started if daemon.pid == running.owner_pid]
+    victim.kill()
+    server.release.set()
+    assert len(server.received) == 1
+    return [daemon for daemon in started if daemon is not victim], victim.pid
+
+
+def test_sigkill_mid_run_the_standby_completes_the_slot(
+    database_url, tmp_path: Path, inbox, daemons
+):
+    server, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6))
+    add_subscribers(config)
+    (survivor,), victim = killed_mid_run(config, server, daemons, 2)
+    wait_until(lambda: succeeded_runs(config) == 1, what="the survivor to finish the slot")
+    assert survivor.stop()[0] == 0
+
+    state = snapshot(config)
+    (run,) = state.runs
+    assert (run.status, run.attempts, run.owner_pid) == ("succeeded", 2, survivor.pid)
+    assert len(state.editions) == 1
+    assert_once_per_subscriber(state, server)
+    orphaned = [item for item in survivor.events() if item.get("event") == "run_orphaned"]
+    assert orphaned and f"pid {victim}" in orphaned[0]["message"]
+
+
+def test_sigkill_mid_run_the_next_start_completes_the_slot(
+    database_url, tmp_path: Path, inbox, daemons
+):
+    server, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6))
+    add_subscribers(config)
+    killed_mid_run(config, server, daemons, 1)
+    assert snapshot(config).runs_with("running"), "the killed run is still marked running"
+
+    restarted = daemons(config, plain=True)
+    wait_until(lambda: succeeded_runs(config) == 1, what="the restart to finish the slot")
+    assert restarted.stop()[0] == 0
+    state = snapshot(config)
+    assert [(run.status, run.attempts) for run in state.runs] == [("succeeded", 2)]
+    assert_once_per_subscriber(state, server)
+    lines = restarted.log.read_text().splitlines()
+    plain = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d (INFO|WARNING|ERROR) \S")
+    assert all(plain.match(line) for line in lines), lines
+    assert any("marked failed" in line for line in lines)
+    assert any("run succeeded" in line and "sent 1" in line for line in lines)
+
+
+def test_sigterm_while_standing_by_exits_at_once(database_url, tmp_path: Path, inbox, daemons):
+    _, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
+    first = daemons(config)
+    wait_until(lambda: first.said("leading"), what="the first daemon to lead")
+    second = daemons(config)
+    wait_until(lambda: second.said("standby"), what="the second daemon to stand by")
+    time.sleep(0.5)
+    assert second.stop()[0] == 0
+    assert first.stop()[0] == 0
