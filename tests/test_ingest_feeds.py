@@ -59,8 +59,8 @@ def wire(web) -> Iterator:
 
 
 @pytest.fixture
-def settings(tmp_path: Path):
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, database_url: str):
+    return make_settings(tmp_path, database_url)
 
 
 @pytest.fixture
@@ -177,9 +177,9 @@ def test_article_over_the_size_limit_is_refused(settings, store, web):
     assert _events(store) == []
 
 
-def test_configured_feeds_are_polled_on_their_interval(tmp_path, wire):
+def test_configured_feeds_are_polled_on_their_interval(tmp_path, database_url, wire):
     feeds = {"wire": {"url": wire.url_for("/feed.xml"), "source": "The Wire", "interval": "1h"}}
-    settings = make_settings(tmp_path, feeds=feeds)
+    settings = make_settings(tmp_path, database_url, feeds=feeds)
     store = Store(settings.db_url)
     try:
         first = poll_feeds(settings, store, timeout=TIMEOUT)
