@@ -12,7 +12,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,8 +105,9 @@ class Runner:
         self.owner = owner or current_owner()
         self.schedules = {name: brief_schedule(settings, name) for name in settings.brief_names}
         self._busy = {name: threading.Lock() for name in self.schedules}
-        self._active: set[int] = set()
+        self._active: dict[int, threading.Event] = {}  # run id → that run's stop signal
         self._idle = threading.Condition()
+        threading.Thread(target=self._relay_stop, name="stop-relay", daemon=True).start()
 
     def sweep(self, now: datetime | None = None) -> list[Outcome]:
         """Every brief: reap dead runs, retry failed ones, catch up a missed slot."""
@@ -241,23 +241,34 @@ class Runner:
             attempt,
             extra={"event": "run_begun", "brief": brief, "slot": slot, "attempt": attempt},
         )
-        with self._tracking(run_id):
-            with _Heartbeat(self, run_id, attempt) as heartbeat:
-                outcome = self._execute(brief, slot, attempt, heartbeat.stop)
+        with self._tracking(run_id) as stop:
+            with _Heartbeat(self, run_id, attempt, stop) as heartbeat:
+                outcome = self._execute(brief, slot, attempt, stop)
             if not heartbeat.lost:
                 self._record(run_id, outcome)
         return outcome
 
     @contextmanager
-    def _tracking(self, run_id: int) -> Iterator[None]:
+    def _tracking(self, run_id: int) -> Iterator[threading.Event]:
+        """Count the run as in progress; yields its stop signal (set on shutdown)."""
+        stop = threading.Event()
         with self._idle:
-            self._active.add(run_id)
+            self._active[run_id] = stop
+            if self.stop.is_set():
+                stop.set()
         try:
-            yield
+            yield stop
         finally:
             with self._idle:
-                self._active.discard(run_id)
+                del self._active[run_id]
                 self._idle.notify_all()
+
+    def _relay_stop(self) -> None:
+        """Shutdown reaches every run at once, so no new message is begun after it."""
+        self.stop.wait()
+        with self._idle:
+            for stop in self._active.values():
+                stop.set()
 
     def _execute(self, brief: str, slot: datetime, attempt: int, stop) -> Outcome:
         outcome = Outcome(brief, slot, RUNNING, attempt)
@@ -384,15 +395,15 @@ class Runner:
 class _Heartbeat:
     """Keeps a claimed run's heartbeat fresh while it works, in a thread of its own.
 
-    `stop` is the run's own stop signal: set when the process shuts down, or when another
-    process has taken the run over (then `lost` is True and this process records nothing).
+    If another process has taken the run over, it sets the run's `stop` and `lost`: this
+    process then finishes the message in flight and records nothing.
     """
 
-    def __init__(self, runner: Runner, run_id: int, attempt: int) -> None:
+    def __init__(self, runner: Runner, run_id: int, attempt: int, stop: threading.Event) -> None:
         self._runner = runner
         self._run_id = run_id
         self._attempt = attempt
-        self.stop = threading.Event()
+        self.stop = stop
         self.lost = False
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
@@ -406,13 +417,8 @@ class _Heartbeat:
         self._thread.join()
 
     def _loop(self) -> None:
-        next_beat = time.monotonic() + HEARTBEAT_EVERY.total_seconds()
-        while not self._done.wait(0.2):
-            if self._runner.stop.is_set():
-                self.stop.set()
-            if time.monotonic() >= next_beat:
-                next_beat += HEARTBEAT_EVERY.total_seconds()
-                self._beat()
+        while not self._done.wait(HEARTBEAT_EVERY.total_seconds()):
+            self._beat()
 
     def _beat(self) -> None:
         runner = self._runner

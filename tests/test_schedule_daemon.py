@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.schedule_fixtures import (
     SUBSCRIBERS,
+    THIRD,
     add_subscribers,
     assert_once_per_subscriber,
     briefing,
@@ -150,3 +152,34 @@ def test_sigterm_while_standing_by_exits_at_once(database_url, tmp_path: Path, i
     time.sleep(0.5)
     assert second.stop()[0] == 0
     assert first.stop()[0] == 0
+
+
+def test_sigterm_mid_send_finishes_the_message_in_flight_and_says_the_run_is_unfinished(
+    database_url, tmp_path: Path, inbox, daemons
+):
+    server, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6))
+    add_subscribers(config, [*SUBSCRIBERS, THIRD])
+    server.hold, server.hold_reply = 2, "250 OK"
+    daemon = daemons(config)
+    assert server.holding.wait(60), "no run reached its second message"
+    daemon.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: daemon.said("stopping"), what="the daemon to take the signal")
+    time.sleep(0.5)
+    server.release.set()  # the message in flight is accepted after the signal
+    assert daemon.process.wait(30) == 0
+
+    state = snapshot(config)
+    (run,) = state.runs
+    assert run.status == "failed"
+    assert "interrupted by shutdown" in run.error
+    assert (run.counts["sent"], run.counts["remaining"]) == (2, 1)
+    assert len(server.received) == 2, "the message in flight went out; no new one was begun"
+
+    restarted = daemons(config)
+    wait_until(lambda: succeeded_runs(config) == 1, what="the restart to finish the slot")
+    assert restarted.stop()[0] == 0
+    state = snapshot(config)
+    assert [(run.status, run.attempts) for run in state.runs] == [("succeeded", 2)]
+    assert len(server.received) == 3
+    assert_once_per_subscriber(state, server)
