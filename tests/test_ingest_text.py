@@ -68,6 +68,16 @@ def test_seed_article_yields_its_seven_developments(settings):
         assert event.summary and len(event.title) <= 160
 
 
+def test_seed_article_as_a_web_page_gives_the_same_events(settings):
+    parts = [p.strip() for p in seed_article().split("\n\n") if p.strip()]
+    page = article_html(parts[0], *parts[1:])
+    from_page = _extract(page, settings, published=SEED_PUBLISHED)
+    from_text = _extract(seed_article(), settings, published=SEED_PUBLISHED)
+    assert [(e.category, e.title, e.figures) for e in from_page] == [
+        (e.category, e.title, e.figures) for e in from_text
+    ]
+
+
 def test_seed_article_commentary_and_links_are_not_events(settings):
     events = _extract(seed_article(), settings, published=SEED_PUBLISHED)
 
@@ -218,6 +228,14 @@ def test_figures(text, figures):
 def test_times_resolve_against_the_publication_date(settings, text, expected):
     (event,) = _extract(text, settings, published=date(2024, 10, 24))  # a Thursday
     assert event.occurred_at == expected.replace(tzinfo=KYIV)
+
+
+def test_overnight_before_dawn_is_the_night_before(settings):
+    published = datetime(2024, 10, 24, 1, 30, tzinfo=KYIV)
+    (event,) = _extract(
+        "Russia launched drones overnight, the air force said.", settings, published
+    )
+    assert event.occurred_at == datetime(2024, 10, 23, 3, tzinfo=KYIV)
 
 
 def test_publication_time_is_kept_when_the_text_gives_no_day(settings):

@@ -19,6 +19,7 @@ from briefing.config import Settings
 from briefing.errors import InputError
 from briefing.event import Event
 from briefing.ingest.classify import Lexicon, lexicon_for
+from briefing.ingest.dedupe import store_events
 from briefing.ingest.figures import extract_figures
 from briefing.store import Store
 
@@ -47,7 +48,7 @@ _NOT_SUBJECT = {
 }
 _CONTINUES = re.compile(
     r"^(?:in response|in return|it said|also)\b|"
-    r"^(?:\S+\s+){0,3}?(?:he|she|they|it|his|her|their|its|this|these|those|such)\b",
+    r"^(?:\S+\s+)?(?:he|she|they|it|his|her|their|its|this|these|those|such)\b",
     re.IGNORECASE,
 )
 # A paragraph that refers back ("He added…", "35 of them…", "…, it said") may go on the last one.
@@ -103,8 +104,6 @@ def article_text(data: bytes | str, name: str) -> str:
 
 
 def _decode(data: bytes, name: str) -> str:
-    if not data.strip():
-        raise InputError(f"{name}: empty input")
     sample = data[:8192]
     controls = sum(byte < 32 and byte not in b"\t\n\r\f" for byte in sample)
     if b"\x00" in sample or controls > len(sample) // 100:
@@ -159,14 +158,15 @@ def reports_something(sentence: str) -> bool:
 
 @dataclass
 class Development:
-    """Consecutive sentences of one paragraph about one thing."""
+    """Consecutive sentences about one thing, with each sentence's own category scores."""
 
     sentences: list[str]
+    scores: list[dict[str, float]]
     label: str | None
-    text: str = ""
     figures: dict[str, float] = field(default_factory=dict)
 
-    def joined(self) -> str:
+    @property
+    def text(self) -> str:
         return " ".join(self.sentences)
 
 
@@ -177,25 +177,21 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
         if not _ENDS_SENTENCE.search(paragraph):
             continue  # a headline, a byline, a list of links
         for index, sentence in enumerate(sentences(paragraph)):
-            label = _strong_label(sentence, lexicon, categories)
+            result = lexicon.classify(sentence, categories, extract_figures(sentence))
+            label = result.category if result.strength >= lexicon.min_score else None
             current = groups[-1] if groups else None
             if current and _joins(sentence, index, current.label, label):
                 current.sentences.append(sentence)
+                current.scores.append(result.scores)
                 current.label = current.label or label
             else:
-                groups.append(Development([sentence], label))
+                groups.append(Development([sentence], [result.scores], label))
     kept = []
     for group in groups:
-        group.text = group.joined()
         group.figures = extract_figures(group.text)
         if group.figures or any(reports_something(s) for s in group.sentences):
             kept.append(group)
     return kept
-
-
-def _strong_label(sentence: str, lexicon: Lexicon, categories: list[str]) -> str | None:
-    result = lexicon.classify(sentence, categories, extract_figures(sentence))
-    return result.category if result.strength >= lexicon.min_score else None
 
 
 def _joins(sentence: str, index: int, current: str | None, label: str | None) -> bool:
@@ -211,13 +207,10 @@ def people_in(text: str) -> list[str]:
     return list(dict.fromkeys(match.group(1) for match in _PERSON.finditer(text)))
 
 
-def title_for(group: Development, category: str, lexicon: Lexicon, categories: list[str]) -> str:
+def title_for(group: Development, category: str) -> str:
     """The sentence that says most about the category, without its lead clause, kept short."""
-    scored = [
-        (lexicon.classify(s, categories, extract_figures(s)).scores.get(category, 0), -i, s)
-        for i, s in enumerate(group.sentences)
-    ]
-    sentence = max(scored)[2]
+    scored = zip(group.scores, group.sentences, strict=True)
+    _, sentence = max(scored, key=lambda pair: pair[0].get(category, 0))
     sentence = _LEAD.sub("", sentence, count=1)
     if _PRONOUN.match(sentence):
         people = people_in(group.text)
@@ -244,7 +237,10 @@ def occurred_at(text: str, published: datetime, has_clock: bool) -> tuple[dateti
     if match is None:
         return published, None
     if match["night"]:
-        return datetime.combine(day, time(NIGHT_HOUR), zone), match.group(0)
+        night = datetime.combine(day, time(NIGHT_HOUR), zone)
+        if has_clock and night > published:  # published at 1 a.m.: the night before
+            night -= timedelta(days=1)
+        return night, match.group(0)
     if match["yesterday"]:
         day -= timedelta(days=1)
     elif match["weekday"]:
@@ -302,7 +298,7 @@ def extract_events(
         record = {
             "occurred_at": at,
             "category": result.category,
-            "title": title_for(group, result.category, lexicon, categories),
+            "title": title_for(group, result.category),
             "summary": group.text,
             "location": {"place": place[0], "country": place[1]} if place else {},
             "actors": [*people_in(group.text), *lexicon.actors_in(group.text)],
@@ -337,8 +333,6 @@ def ingest_text(
     name: str | None = None,
 ) -> IngestReport:
     """Extract an article's events and store them, folding in what other sources reported."""
-    from briefing.ingest.dedupe import store_events
-
     events = extract_events(text, published=published, source=source, url=url, settings=settings)
     with store.session() as session:
         counts = store_events(session, events, ZoneInfo(settings.timezone))
