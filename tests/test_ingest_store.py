@@ -76,7 +76,9 @@ def test_same_development_from_two_sources_is_one_event(settings, store):
 
 
 def test_similar_titles_merge_without_figures(settings, store):
-    _ingest(settings, store, "South Korea summoned the Russian ambassador, officials said.", "Yonhap")
+    _ingest(
+        settings, store, "South Korea summoned the Russian ambassador, officials said.", "Yonhap"
+    )
     report = _ingest(
         settings, store, "South Korea has summoned the Russian ambassador over troops.", "KBS"
     )

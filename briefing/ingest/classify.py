@@ -60,6 +60,7 @@ class Lexicon:
         self, text: str, categories: Iterable[str], figures: Iterable[str] = ()
     ) -> Classification:
         """The best-scoring category among `categories`, or 'other' below min_score."""
+        categories = list(categories)
         allowed = [c for c in categories if c != FALLBACK]
         scores = dict.fromkeys(allowed, 0.0)
         matched: dict[str, list[str]] = {c: [] for c in allowed}
@@ -72,7 +73,6 @@ class Lexicon:
                     matched[category].append(term)
         scores = {c: round(s, 2) for c, s in scores.items()}
         best = max(allowed, key=lambda c: scores[c], default=FALLBACK)
-        categories = list(categories)
         if not allowed or scores[best] < self.min_score:
             best = FALLBACK if FALLBACK in categories or not categories else categories[-1]
         return Classification(best, scores, {c: t for c, t in matched.items() if t})
