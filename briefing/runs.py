@@ -297,15 +297,20 @@ class Runner:
         from briefing.ingest.feeds import poll_feeds
 
         try:
-            outcome.counts["feeds"] = _plain(poll_feeds(self.settings, self.store))
+            report = poll_feeds(self.settings, self.store)
+            errors = report.errors
+            outcome.counts["feed_events"] = report.added + report.updated
         except Exception as exc:
-            outcome.counts["feed_error"] = _one_line(exc)
+            errors = [_one_line(exc)]
+        for error in errors:
             log.warning(
-                "brief %s: polling feeds failed: %s; making the brief from stored events",
+                "brief %s: feed: %s; the brief is made from the events stored",
                 outcome.brief,
-                _one_line(exc),
-                extra={"event": "feeds_failed", "brief": outcome.brief},
+                error,
+                extra={"event": "feed_failed", "brief": outcome.brief},
             )
+        if errors:
+            outcome.counts["feed_errors"] = len(errors)
 
     def _send(self, edition_id: int, stop: threading.Event) -> dict[str, Any]:
         from briefing.deliver import send_edition

@@ -53,6 +53,8 @@ def test_two_slots_then_sigterm(database_url, tmp_path: Path, inbox, daemons):
     assert {run.edition_id for run in state.runs} == {edition.id for edition in state.editions}
     assert [run.counts["sent"] for run in state.runs] == [2, 2]
     assert_once_per_subscriber(state, server)
+    lines = daemon.log.read_text().splitlines()
+    assert len(daemon.events()) == len(lines), "every log line is one JSON object"
     events = [item["event"] for item in daemon.events() if "event" in item]
     for expected in ("leading", "next_run", "run_begun", "run_finished", "stopping", "stopped"):
         assert expected in events

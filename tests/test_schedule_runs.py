@@ -20,6 +20,7 @@ from briefing.runs import Runner
 from briefing.store import Store
 from briefing.store.runs import Owner, add_run
 from briefing.store.subscribers import save_subscriber
+from tests.ingest_fixtures import article_html, rss, web
 from tests.schedule_fixtures import (
     ADMIN,
     SUBSCRIBERS,
@@ -30,7 +31,7 @@ from tests.schedule_fixtures import (
     write_config,
 )
 
-__all__ = ["inbox"]  # fixture
+__all__ = ["inbox", "web"]  # fixtures
 
 KYIV = ZoneInfo("Europe/Kyiv")
 SLOT = datetime(2024, 10, 26, 7, 0, tzinfo=KYIV)  # "0 7 * * *" in Kyiv
@@ -195,3 +196,68 @@ def test_a_stopping_runner_takes_no_new_work(setup):
         assert stopped.run_due("daily") == []
         assert stopped.run_due("daily", wait=True) == []
     assert snapshot(config).runs == []
+
+
+def test_configured_feeds_are_polled_before_the_brief_is_made(
+    database_url, tmp_path: Path, inbox, web, caplog
+):
+    web.expect_request("/news/drones").respond_with_data(
+        article_html(
+            "Overnight attack",
+            "Russia launched 40 drones at Odesa overnight, the air force said.",
+        ),
+        content_type="text/html; charset=utf-8",
+    )
+    items = [{"title": "drones", "link": web.url_for("/news/drones")}]
+    web.expect_request("/feed.xml").respond_with_data(rss("Wire", items))
+    feeds = f"""
+[feeds.wire]
+url = "{web.url_for("/feed.xml")}"
+[feeds.down]
+url = "http://127.0.0.1:9/feed.xml"
+"""
+    config = write_config(
+        tmp_path, database_url, inbox[1], schedule="0 7 * * *", catch_up="6h", extra=feeds
+    )
+    store = Store(settings_for(config).db_url)
+    try:
+        with at(SLOT + timedelta(minutes=1)), caplog.at_level(logging.WARNING, "briefing"):
+            (outcome,) = runner(settings_for(config), store).run_due("daily")
+    finally:
+        store.dispose()
+    assert outcome.status == "succeeded", "a feed that is down does not stop the brief"
+    assert outcome.counts["feed_events"] >= 1
+    assert outcome.counts["events"] == outcome.counts["feed_events"]
+    assert outcome.counts["feed_errors"] == 1
+    assert "127.0.0.1:9" in caplog.text
+
+
+def test_several_briefs_run_on_their_own_schedules_and_zones(database_url, tmp_path, inbox, cli):
+    evening = """
+[briefs.evening]
+title = "Evening Brief"
+schedule = "0 19 * * *"
+timezone = "America/New_York"
+catch_up = "1h"
+"""
+    config = write_config(
+        tmp_path, database_url, inbox[1], schedule="0 7 * * *", catch_up="6h", extra=evening
+    )
+    store = Store(settings_for(config).db_url)
+    sweeper = runner(settings_for(config), store)
+    try:
+        with at(SLOT + timedelta(minutes=1)):
+            assert [o.brief for o in sweeper.sweep()] == ["daily"]
+        with at(datetime(2024, 10, 26, 19, 1, tzinfo=ZoneInfo("America/New_York"))):
+            assert [o.brief for o in sweeper.sweep()] == ["evening"]
+            result = cli("--config", config, "schedule", "status")
+    finally:
+        store.dispose()
+    assert result.code == 0
+    assert "scheduler: not running" in result.out
+    assert "daily: '0 7 * * *' in Europe/Kyiv" in result.out
+    # 07:00 in Kyiv on 27 October is already winter time; New York changes a week later.
+    assert "next run  2024-10-27T07:00:00+02:00" in result.out
+    assert "evening: '0 19 * * *' in America/New_York" in result.out
+    assert "next run  2024-10-27T19:00:00-04:00" in result.out
+    assert "2024-10-26T19:00:00-04:00  succeeded" in result.out
