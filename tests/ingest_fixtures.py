@@ -13,6 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from briefing.config import Settings
+from briefing.store import Store
 
 SEED_ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-article.txt"
 SEED_PUBLISHED = date(2024, 10, 26)
@@ -34,6 +35,19 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **extra: Any)
             **extra,
         }
     )
+
+
+@pytest.fixture(name="settings")
+def database_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings on each test database (SQLite, and PostgreSQL when configured)."""
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture(name="store")
+def database_store(settings: Settings) -> Iterator[Store]:
+    opened = Store(settings.db_url)
+    yield opened
+    opened.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,9 +15,16 @@ from briefing.errors import ConfigError
 from briefing.ingest.feeds import ingest_feed, poll_feeds
 from briefing.store import Store
 from briefing.store.events import events_between
-from tests.ingest_fixtures import article_html, make_settings, rss, web
+from tests.ingest_fixtures import (
+    article_html,
+    database_settings,
+    database_store,
+    make_settings,
+    rss,
+    web,
+)
 
-__all__ = ["web"]  # the fixture, used by name
+__all__ = ["database_settings", "database_store", "web"]  # fixtures, used by name
 
 TIMEOUT = 0.5
 ARTICLES = {
@@ -56,18 +62,6 @@ def wire(web) -> Iterator:
         rss("Test Wire", items), content_type="application/rss+xml"
     )
     yield web
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str):
-    return make_settings(tmp_path, database_url)
-
-
-@pytest.fixture
-def store(settings) -> Iterator[Store]:
-    opened = Store(settings.db_url)
-    yield opened
-    opened.dispose()
 
 
 def _events(store: Store):

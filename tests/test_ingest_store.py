@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +11,14 @@ from briefing.errors import InputError
 from briefing.ingest.text import ingest_text
 from briefing.store import Store
 from briefing.store.events import events_between
-from tests.ingest_fixtures import SEED_PUBLISHED, make_settings, seed_article
+from tests.ingest_fixtures import (
+    SEED_PUBLISHED,
+    database_settings,
+    database_store,
+    seed_article,
+)
+
+__all__ = ["database_settings", "database_store"]  # fixtures `settings` and `store`, by name
 
 REUTERS = (
     "Russia launched 116 drones and three missiles at Ukraine overnight, the air force said. "
@@ -23,18 +28,6 @@ AP = (
     "Ukraine's air force said 59 drones were destroyed after Russia fired 116 drones and three "
     "missiles in an overnight attack on several regions."
 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str):
-    return make_settings(tmp_path, database_url)
-
-
-@pytest.fixture
-def store(settings) -> Iterator[Store]:
-    opened = Store(settings.db_url)
-    yield opened
-    opened.dispose()
 
 
 def _all(store: Store):
