@@ -64,7 +64,9 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
 def main(args: list[str] | None = None) -> None:
     """Entry point: one-line errors on stderr, exit 1 for bad input, 2 for bad usage."""
     try:
-        cli.main(args=args, prog_name="briefing", standalone_mode=False)
+        code = cli.main(args=args, prog_name="briefing", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
