@@ -9,12 +9,14 @@ grow with the size of the PDF beyond writing it out.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email import policy
+from email.generator import BytesGenerator
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.utils import make_msgid
@@ -26,6 +28,7 @@ import jinja2
 from briefing.compose import Brief
 from briefing.config import Settings
 from briefing.errors import ConfigError
+from briefing.store.subscribers import TOKEN_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,14 @@ class Unsubscribe:
 
 
 class EditionMail:
-    """One edition's email, prepared once; `message()` addresses it to one subscriber."""
+    """One edition's email, prepared once; `message()` addresses it to one subscriber.
+
+    The PDF part is encoded and written out as MIME text once; so are the headers every
+    recipient shares. Per recipient only the small text/HTML alternative (it carries their
+    unsubscribe link) and four headers are made, and the message body is that alternative
+    and the prepared PDF text inside one multipart/mixed frame, which the generator copies
+    as is instead of re-writing the PDF line by line for every message.
+    """
 
     def __init__(
         self,
@@ -125,39 +135,82 @@ class EditionMail:
     ) -> None:
         self.subject = subject
         self.sender = sender
-        self.list_id = list_id
         self.unsubscribe = unsubscribe
         self.filename = filename
-        self._text, self._html, self._placeholder = text, html, placeholder
-        self._pdf_part = MIMEPart(policy=MAIL_POLICY)
-        self._pdf_part.set_content(pdf, "application", "pdf", filename=filename)
+        # "=_" cannot occur in base64 or quoted-printable text, so these never clash.
+        self._mixed = f"=_mixed_{secrets.token_hex(12)}"
+        body = MIMEPart(policy=MAIL_POLICY)
+        body.set_content(text, cte="quoted-printable")
+        body.add_alternative(html, subtype="html", cte="quoted-printable")
+        body.set_boundary(f"=_alternative_{secrets.token_hex(12)}")
+        self._body = Personalised(mime_text(body), placeholder)
+        attachment = MIMEPart(policy=MAIL_POLICY)
+        attachment.set_content(pdf, "application", "pdf", filename=filename)
+        self._pdf_mime = mime_text(attachment)
+        shared = [("MIME-Version", "1.0"), ("Subject", subject), ("From", sender)]
+        shared.append(("List-Id", list_id))
+        if unsubscribe.public_url:
+            shared.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        self._shared = [MAIL_POLICY.header_factory(name, value) for name, value in shared]
+        self._content_type = MAIL_POLICY.header_factory(
+            "Content-Type", f'multipart/mixed; boundary="{self._mixed}"'
+        )
 
     def message(self, recipient: Recipient) -> EmailMessage:
         """The complete message for one subscriber, with its own Message-ID and unsubscribe."""
         token = recipient.token
-        body = MIMEPart(policy=MAIL_POLICY)
-        body.set_content(self._text.replace(self._placeholder, token), cte="quoted-printable")
-        body.add_alternative(
-            self._html.replace(self._placeholder, token), subtype="html", cte="quoted-printable"
-        )
         message = EmailMessage(policy=MAIL_POLICY)
-        message["MIME-Version"] = "1.0"
-        message["Subject"] = self.subject
-        message["From"] = self.sender
+        for header in self._shared:
+            message[header.name] = header
         message["To"] = Address(header_text(recipient.name), addr_spec=recipient.address)
         message["Date"] = datetime.now(UTC)
         message["Message-ID"] = make_msgid(recipient.key, self.sender.domain)
-        message["List-Id"] = self.list_id
-        links = [self.unsubscribe.mailto(token)]
-        web = self.unsubscribe.web(token)
-        if web:
-            links.append(web)
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["List-Unsubscribe"] = ", ".join(f"<{link}>" for link in links)
-        message.make_mixed()
-        message.attach(body)
-        message.attach(self._pdf_part)
+        links = [self.unsubscribe.mailto(token), self.unsubscribe.web(token)]
+        message["List-Unsubscribe"] = ", ".join(f"<{link}>" for link in links if link)
+        message["Content-Type"] = self._content_type
+        frame = f"--{self._mixed}\r\n"
+        message.set_payload(
+            f"{frame}{self._body.fill(token)}\r\n{frame}{self._pdf_mime}\r\n--{self._mixed}--\r\n"
+        )
         return message
+
+
+class Personalised:
+    """MIME text made once with a placeholder where each recipient's token goes.
+
+    Tokens are as long as the placeholder and made of characters quoted-printable leaves as
+    they are, so the encoded text for a token differs from this template only where the
+    placeholder stands, even when a soft line break ("=" CRLF) falls inside it.
+    """
+
+    def __init__(self, mime: str, placeholder: str) -> None:
+        self.length = len(placeholder)
+        pattern = "(?:=\r\n)?".join(re.escape(char) for char in placeholder)
+        self._pieces = re.split(f"({pattern})", mime)
+
+    def fill(self, token: str) -> str:
+        if len(token) != self.length:
+            raise ValueError(f"unsubscribe token of {len(token)} characters, not {self.length}")
+        pieces = list(self._pieces)
+        for index in range(1, len(pieces), 2):
+            pieces[index] = _overlay(pieces[index], token)
+        return "".join(pieces)
+
+
+_TOKEN_CHAR = re.compile(r"[^=\r\n]")
+
+
+def _overlay(encoded: str, token: str) -> str:
+    """The encoded placeholder with each of its characters replaced by the token's."""
+    chars = iter(token)
+    return _TOKEN_CHAR.sub(lambda _: next(chars), encoded)
+
+
+def mime_text(part: MIMEPart) -> str:
+    """A part written out as MIME text with CRLF line ends (ASCII: its body is encoded)."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=MAIL_POLICY).flatten(part)
+    return buffer.getvalue().decode("ascii")
 
 
 def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMail:
@@ -167,7 +220,7 @@ def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMai
     sender = sender_address(smtp.from_name, smtp.from_address)
     mailbox = getattr(smtp, "unsubscribe_address", None) or smtp.from_address
     unsubscribe = Unsubscribe(mailbox=mailbox, public_url=settings.public_url)
-    placeholder = "tok" + secrets.token_hex(12)
+    placeholder = secrets.token_hex(TOKEN_LENGTH // 2)
     filename = attachment_name(brief.name, brief.edition_date)
     context = {
         "brief": brief,

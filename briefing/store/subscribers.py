@@ -36,6 +36,7 @@ ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
 SUBSCRIBER_STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED, BOUNCED)
+TOKEN_LENGTH = 32
 
 
 class Subscriber(Base):
@@ -140,7 +141,8 @@ class ClaimedDelivery:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(24)
+    """A random unsubscribe token: URL-safe, TOKEN_LENGTH characters."""
+    return secrets.token_urlsafe(TOKEN_LENGTH * 3 // 4)
 
 
 # --- subscribers -------------------------------------------------------------------------
