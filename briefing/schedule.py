@@ -11,10 +11,13 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from briefing.config import Settings
 from briefing.errors import BriefingError
@@ -87,7 +90,8 @@ def _lead(settings: Settings, store: Store, lock: SchedulerLock, stop: threading
             lost.set()
             stop.set()
             return
-        runner.sweep()
+        with _logged("sweep"):
+            runner.sweep()
 
     scheduler.add_job(sweep, "interval", seconds=SWEEP_SECONDS, next_run_time=datetime.now(UTC))
     log.info("scheduler leading (pid %s)", os.getpid(), extra={"event": "leading"})
@@ -108,8 +112,21 @@ def _lead(settings: Settings, store: Store, lock: SchedulerLock, stop: threading
 
 
 def _on_time(runner: Runner, name: str) -> None:
-    runner.run_due(name, wait=True)
+    with _logged(f"brief {name}"):
+        runner.run_due(name, wait=True)
     _announce_next(runner, name)
+
+
+@contextmanager
+def _logged(what: str) -> Iterator[None]:
+    """An error outside a run (the database away, say) is logged; the next sweep tries again."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        log.error("%s: database error: %s", what, reason, extra={"event": "database_error"})
+    except Exception:
+        log.exception("%s: unexpected error", what, extra={"event": "error"})
 
 
 def _announce_next(runner: Runner, name: str) -> None:
