@@ -4,6 +4,7 @@ Sends one edition (a real ~100 KB PDF from the pipeline) to N = 1,000 and 10,000
 through Postfix's `smtp-sink` on loopback, which this script starts on a free port and stops,
 and prints messages per second, wall time and peak memory (max RSS) for:
   - ours:  `briefing.deliver.send_edition`, ledger kept (one commit per message, SQLite),
+  - ours*: the same with SQLite `synchronous = NORMAL` (no fsync per commit; see run_ours_normal),
   - naive: a loop of `yagmail.SMTP(...).send(...)` per subscriber (a new connection each),
   - bare:  `smtplib` sending one prebuilt message over one connection (the practical limit).
 Each runs in its own process, so its peak memory is its own. Targets, as ratios measured side
@@ -126,6 +127,18 @@ def run_ours(work: Path, port: int, count: int, edition_id: int, pdf: str) -> No
         raise SystemExit(f"ours sent {counts.sent} of {count}: {counts}")
 
 
+def run_ours_normal(work: Path, port: int, count: int, edition_id: int, pdf: str) -> None:
+    """Ours with SQLite's synchronous=NORMAL (WAL): commits survive a killed process, not a
+    power cut; shows what the ledger's fsync per message costs."""
+    from sqlalchemy import Engine, event
+
+    def relaxed(connection, _record) -> None:
+        connection.execute("PRAGMA synchronous = NORMAL")
+
+    event.listen(Engine, "connect", relaxed)
+    run_ours(work, port, count, edition_id, pdf)
+
+
 def _bodies() -> tuple[str, str]:
     text = "Ukraine Daily Brief, 26 October 2024.\n\nThe full brief is attached.\n" * 20
     html = "<html><body>" + "<p>Ukraine Daily Brief: the full brief is attached.</p>" * 60
@@ -169,7 +182,7 @@ def run_bare(work: Path, port: int, count: int, edition_id: int, pdf: str) -> No
             connection.sendmail(SENDER, [address], data)
 
 
-VARIANTS = {"ours": run_ours, "naive": run_naive, "bare": run_bare}
+VARIANTS = {"ours": run_ours, "ours*": run_ours_normal, "naive": run_naive, "bare": run_bare}
 
 
 def child(variant: str, work: Path, port: int, count: int, edition_id: int, pdf: str) -> None:
@@ -264,12 +277,21 @@ def bench_size(count: int, port: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="fanout-") as folder:
         work = Path(folder)
         prepared = run_prepare(work, port, count)
-        results = {name: measure(name, work, port, count, prepared) for name in VARIANTS}
+        results = {}
+        for name in VARIANTS:
+            if name.startswith("ours"):
+                reset_ledger(work)
+            results[name] = measure(name, work, port, count, prepared)
     print(f"\nN = {count:,} subscribers, PDF {prepared['pdf_bytes'] / 1024:.0f} KB")
     print(f"{'':>6} {'msg/s':>9} {'wall s':>8} {'peak MB':>8}")
     for name, result in results.items():
         print(
             f"{name:>6} {result['rate']:>9.1f} {result['seconds']:>8.2f} {result['peak_mb']:>8.1f}"
+        )
+    for name in ("ours", "ours*"):
+        print(
+            f"{name}/naive rate {results[name]['rate'] / results['naive']['rate']:.2f} · "
+            f"{name}/bare rate {results[name]['rate'] / results['bare']['rate']:.2f}"
         )
     ours = results["ours"]
     vs_naive = ours["rate"] / results["naive"]["rate"]
@@ -280,12 +302,19 @@ def bench_size(count: int, port: int) -> bool:
         ours["peak_mb"] < TARGETS["peak_mb"],
     ]
     print(
-        f"ours/naive rate {vs_naive:.2f} (target >= {TARGETS['vs_naive']:.0f}) · "
-        f"ours/bare rate {vs_bare:.2f} (target >= {TARGETS['vs_bare']:.2f}) · "
-        f"ours peak {ours['peak_mb']:.0f} MB (target < {TARGETS['peak_mb']}) · "
+        f"targets (ours as shipped): naive ratio >= {TARGETS['vs_naive']:.0f}, "
+        f"bare ratio >= {TARGETS['vs_bare']:.2f}, peak < {TARGETS['peak_mb']} MB · "
         + ("ok" if all(verdicts) else "MISSED")
     )
     return not all(verdicts)
+
+
+def reset_ledger(work: Path) -> None:
+    """Forget earlier sends, so each run of ours mails every subscriber again."""
+    import sqlite3
+
+    with sqlite3.connect(work / "output" / "briefing.db") as connection:
+        connection.execute("DELETE FROM deliveries")
 
 
 def run_prepare(work: Path, port: int, count: int) -> dict:

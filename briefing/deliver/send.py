@@ -282,7 +282,8 @@ class _Run:
 
     def _record(self, item: ledger.ClaimedDelivery, message_id: str, outcome) -> None:
         final = True
-        with self.store.session() as session:
+        # A bare connection, not an ORM session: this runs once per message.
+        with self.store.engine.begin() as session:
             if outcome.status == "sent":
                 ledger.record_sent(
                     session, item.id, message_id=message_id, response=outcome.response

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    Connection,
     ForeignKey,
     Integer,
     String,
@@ -247,7 +248,7 @@ def unsubscribe(
     return subscriber
 
 
-def mark_subscriber_bounced(session: Session, subscriber_id: int) -> None:
+def mark_subscriber_bounced(session: Session | Connection, subscriber_id: int) -> None:
     session.execute(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, Subscriber.status == ACTIVE)
@@ -391,7 +392,9 @@ def claim_deliveries(
     return [ClaimedDelivery(*row) for row in rows]
 
 
-def record_sent(session: Session, delivery_id: int, *, message_id: str, response: str) -> None:
+def record_sent(
+    session: Session | Connection, delivery_id: int, *, message_id: str, response: str
+) -> None:
     moment = now()
     session.execute(
         update(Delivery)
@@ -412,7 +415,7 @@ def record_sent(session: Session, delivery_id: int, *, message_id: str, response
 
 
 def record_bounce(
-    session: Session, delivery_id: int, *, message_id: str, error: str, response: str
+    session: Session | Connection, delivery_id: int, *, message_id: str, error: str, response: str
 ) -> None:
     session.execute(
         update(Delivery)
@@ -431,7 +434,7 @@ def record_bounce(
 
 
 def record_retry(
-    session: Session,
+    session: Session | Connection,
     delivery_id: int,
     *,
     error: str,
