@@ -151,7 +151,8 @@ def test_sigterm_while_standing_by_exits_at_once(database_url, tmp_path: Path, i
     wait_until(lambda: first.said("leading"), what="the first daemon to lead")
     second = daemons(config)
     wait_until(lambda: second.said("standby"), what="the second daemon to stand by")
-    time.sleep(0.5)
+    status = json.loads(briefing(config, "schedule", "status", "--json").stdout)
+    assert status["scheduler"].startswith(f"pid {first.pid} on ")
     assert second.stop()[0] == 0
     assert first.stop()[0] == 0
 
