@@ -1,10 +1,11 @@
 """The email of an edition: rendered and encoded once, then addressed to each subscriber.
 
-`EditionMail` holds everything that is the same for every recipient: the subject, both
-bodies (rendered once with a placeholder where each subscriber's unsubscribe token goes) and
-the PDF part, base64-encoded once. `EditionMail.message(recipient)` then builds one small
-`EmailMessage` per subscriber that shares that PDF part, so the cost of a message does not
-grow with the size of the PDF beyond writing it out.
+`EditionMail` holds everything that is the same for every recipient: the shared headers, the
+text/HTML alternative (rendered and quoted-printable encoded once, with a placeholder where
+each subscriber's unsubscribe token goes) and the PDF part, base64-encoded and written out
+once. `EditionMail.message(recipient)` then makes one small `EmailMessage` per subscriber, so
+the cost of a message does not grow with a PDF render or re-encoding per subscriber, and only
+the message being sent is held in memory.
 """
 
 from __future__ import annotations
