@@ -37,10 +37,18 @@ def seconds_from_now(*offsets: int) -> str:
     return f"{','.join(map(str, seconds))} * * * * *"
 
 
+def subscribed(
+    tmp_path: Path, database_url: str, port: int, offsets: tuple[int, ...], addresses=SUBSCRIBERS
+) -> Path:
+    """A config with subscribers and slots `offsets` seconds after the subscribers are in."""
+    config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
+    add_subscribers(config, addresses)
+    return write_config(tmp_path, database_url, port, schedule=seconds_from_now(*offsets))
+
+
 def test_two_slots_then_sigterm(database_url, tmp_path: Path, inbox, daemons):
     server, port = inbox
-    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6, 11))
-    add_subscribers(config)
+    config = subscribed(tmp_path, database_url, port, (6, 11))
     daemon = daemons(config)
     wait_until(lambda: succeeded_runs(config) == 2, what="two succeeded runs")
     code, took = daemon.stop()
@@ -73,8 +81,7 @@ def test_two_daemons_at_once_make_one_edition_and_one_mail_per_slot(
     database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6, 11))
-    add_subscribers(config)
+    config = subscribed(tmp_path, database_url, port, (6, 11))
     first, second = daemons(config), daemons(config)
     wait_until(lambda: succeeded_runs(config) == 2, what="two succeeded runs")
     codes = [first.stop()[0], second.stop()[0]]
@@ -107,8 +114,7 @@ def test_sigkill_mid_run_the_standby_completes_the_slot(
     database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6))
-    add_subscribers(config)
+    config = subscribed(tmp_path, database_url, port, (6,))
     (survivor,), victim = killed_mid_run(config, server, daemons, 2)
     wait_until(lambda: succeeded_runs(config) == 1, what="the survivor to finish the slot")
     assert survivor.stop()[0] == 0
@@ -126,8 +132,7 @@ def test_sigkill_mid_run_the_next_start_completes_the_slot(
     database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6))
-    add_subscribers(config)
+    config = subscribed(tmp_path, database_url, port, (6,))
     killed_mid_run(config, server, daemons, 1)
     assert snapshot(config).runs_with("running"), "the killed run is still marked running"
 
@@ -161,8 +166,7 @@ def test_sigterm_mid_send_finishes_the_message_in_flight_and_says_the_run_is_unf
     database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = write_config(tmp_path, database_url, port, schedule=seconds_from_now(6))
-    add_subscribers(config, [*SUBSCRIBERS, THIRD])
+    config = subscribed(tmp_path, database_url, port, (6,), [*SUBSCRIBERS, THIRD])
     server.hold, server.hold_reply = 2, "250 OK"
     daemon = daemons(config)
     assert server.holding.wait(60), "no run reached its second message"
