@@ -101,6 +101,7 @@ class SmtpSettings(_Model):
     oauth2_file: Path | None = None
     from_address: str = "briefing@localhost"
     from_name: str = "Briefing"
+    unsubscribe_address: str | None = None
     timeout: float = Field(default=30, gt=0)
     rate_limit: float = Field(default=0, ge=0)
     connections: int = Field(default=1, ge=1, le=32)

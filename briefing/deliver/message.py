@@ -219,7 +219,7 @@ def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMai
     smtp = settings.smtp
     _, spec = settings.brief(brief.name)
     sender = sender_address(smtp.from_name, smtp.from_address)
-    mailbox = getattr(smtp, "unsubscribe_address", None) or smtp.from_address
+    mailbox = smtp.unsubscribe_address or smtp.from_address
     unsubscribe = Unsubscribe(mailbox=mailbox, public_url=settings.public_url)
     placeholder = secrets.token_hex(TOKEN_LENGTH // 2)
     filename = attachment_name(brief.name, brief.edition_date)
