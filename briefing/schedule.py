@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -32,8 +32,14 @@ LOCK_POLL_SECONDS = 2.0
 DRAIN_SECONDS = 30.0  # how long shutdown waits for the message in flight
 
 
-def run_scheduler(settings: Settings, store: Store, *, standby: bool = True) -> int:
-    """Run until SIGTERM/SIGINT; the exit code (0 after a clean stop, 1 if the lock was lost)."""
+def run_scheduler(
+    settings: Settings, open_store: Callable[[], Store], *, standby: bool = True
+) -> int:
+    """Run until SIGTERM/SIGINT; the exit code (0 after a clean stop, 1 if the lock was lost).
+
+    The store is opened (and migrated) only once this process leads, so two schedulers started
+    together on a new database do not race to create its tables.
+    """
     for name in settings.brief_names:
         brief_schedule(settings, name)  # a bad cron expression fails before any waiting
     stop = threading.Event()
@@ -56,7 +62,7 @@ def run_scheduler(settings: Settings, store: Store, *, standby: bool = True) -> 
                 f"another scheduler is running on this database ({lock.holder()}); "
                 "start with --standby to wait for it instead"
             )
-        return _lead(settings, store, lock, stop)
+        return _lead(settings, open_store(), lock, stop)
     finally:
         lock.release()
 

@@ -85,13 +85,19 @@ def run(app: App, log_format: str, standby: bool) -> None:
     from briefing.schedule import run_scheduler
 
     configure_logging(log_format, app.quiet)
-    code = run_scheduler(app.settings, app.store, standby=standby)
+    code = run_scheduler(app.settings, lambda: app.store, standby=standby)
     if code:
         sys.exit(code)
 
 
 @schedule.command()
-@click.option("--runs", default=5, show_default=True, help="How many recent runs per brief.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="How many recent runs per brief.",
+)
 @json_option
 @pass_app
 def status(app: App, runs: int, as_json: bool) -> None:
