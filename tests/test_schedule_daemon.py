@@ -149,17 +149,22 @@ def test_sigkill_mid_run_the_next_start_completes_the_slot(
     assert any("run succeeded" in line and "sent 1" in line for line in lines)
 
 
-def test_sigterm_while_standing_by_exits_at_once(database_url, tmp_path: Path, inbox, daemons):
+def test_two_daemons_on_a_new_database_one_leads_and_a_standby_stops_at_once(
+    database_url, tmp_path: Path, inbox, daemons
+):
     _, port = inbox
     config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
-    first = daemons(config)
-    wait_until(lambda: first.said("leading"), what="the first daemon to lead")
-    second = daemons(config)
-    wait_until(lambda: second.said("standby"), what="the second daemon to stand by")
+    pair = [daemons(config), daemons(config)]
+    wait_until(
+        lambda: any(d.said("leading") for d in pair) and any(d.said("standby") for d in pair),
+        what="one daemon to lead and one to stand by",
+    )
+    leader, standby = sorted(pair, key=lambda daemon: not daemon.said("leading"))
     status = json.loads(briefing(config, "schedule", "status", "--json").stdout)
-    assert status["scheduler"].startswith(f"pid {first.pid} on ")
-    assert second.stop()[0] == 0
-    assert first.stop()[0] == 0
+    assert status["scheduler"].startswith(f"pid {leader.pid} on ")
+    assert standby.stop()[0] == 0
+    assert leader.stop()[0] == 0
+    assert not any(d.said("error") or d.said("database_error") for d in pair)
 
 
 def test_sigterm_mid_send_finishes_the_message_in_flight_and_says_the_run_is_unfinished(
