@@ -135,3 +135,18 @@ def test_latest_edition_is_the_one_ending_last(db):
     with db.session() as session:
         assert latest_edition(session, "daily").window_end == T0 + timedelta(hours=48)
         assert latest_edition(session, "none") is None
+
+
+def test_processes_starting_together_on_a_new_database_all_succeed(tmp_path):
+    """Two first commands racing on a fresh SQLite file must not trip over the migrations."""
+    import subprocess
+    import sys
+
+    env = {"BRIEFING_OUTPUT_DIR": str(tmp_path / "out"), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "briefing", "events", "list", "--json"]
+    processes = [
+        subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [process.communicate()[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], errors

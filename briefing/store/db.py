@@ -97,15 +97,36 @@ def applied_heads(engine: Engine) -> set[str]:
 
 
 def apply_migrations(engine: Engine) -> None:
-    """Apply every pending migration (all branches)."""
+    """Apply every pending migration, one process at a time."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with _migration_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('briefing-migrations'))")
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, a lock file beside it; PostgreSQL locks inside the transaction."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_current(engine: Engine) -> None:
