@@ -18,6 +18,7 @@ DEFAULT_CATEGORIES = ["military", "diplomatic", "aid", "humanitarian", "other"]
 DEFAULT_BRIEF = "daily"
 CONFIG_FILE = "briefing.toml"
 
+_CRON = re.compile(r"^\s*(@[a-z]+|[\w*/,?#-]+(\s+[\w*/,?#-]+){4,5})\s*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}
 
@@ -34,6 +35,15 @@ def _check_zone(name: str) -> str:
             f"{name!r} is not a known IANA time zone (e.g. 'Europe/Kyiv', 'UTC')"
         ) from None
     return name
+
+
+def _check_cron(expression: str) -> str:
+    """The shape of a cron expression; the scheduler checks each field's values when it starts."""
+    if not _CRON.match(expression):
+        raise ValueError(
+            f"{expression!r} is not a cron expression (5 fields, 6 with seconds first, or @daily)"
+        )
+    return expression
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -87,6 +97,7 @@ class BriefSpec(_Model):
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
     _catch_up = field_validator("catch_up", mode="before")(parse_duration)
+    _schedule = field_validator("schedule")(_check_cron)
 
 
 class SmtpSettings(_Model):

@@ -70,6 +70,7 @@ def test_briefs_are_named_and_validated(tmp_path):
         ("[smtp]\npassword = 'x'\n", "passwords do not belong in files"),
         ("[briefs.a]\ncatch_up = 'soon'\n", "briefs.a.catch_up: 'soon' is not a duration"),
         ("timezone = \n", "briefing.toml: "),
+        ("[briefs.a]\nschedule = 'every day'\n", "briefs.a.schedule: 'every day' is not a cron"),
         ("[figures.x]\nlabel = 'X'\naggregate = 'mean'\n", "figures.x.aggregate:"),
     ],
 )
