@@ -3,7 +3,7 @@
 `Mailbox` records every accepted message and can: refuse chosen recipients with 550, defer
 chosen recipients once with 451, drop the connection instead of answering a message, and
 answer slowly. `SmtpServer` runs it on 127.0.0.1 and a free port, optionally with STARTTLS
-(a certificate from `make_certificates`) and AUTH.
+(a certificate from `make_certificates`), AUTH and SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class SmtpServer:
         port: int | None = None,
         tls: ssl.SSLContext | None = None,
         users: dict[str, str] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         self.mailbox = mailbox
+        self.smtputf8 = smtputf8
         self.port = port or free_port()
         self.tls = tls
         self.users = users
@@ -114,7 +116,7 @@ class SmtpServer:
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def start(self) -> SmtpServer:
-        options: dict = {}
+        options: dict = {"enable_SMTPUTF8": self.smtputf8}
         if self.tls is not None:
             options.update(tls_context=self.tls, require_starttls=True)
         if self.users is not None:

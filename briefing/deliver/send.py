@@ -24,16 +24,15 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from briefing.config import Settings
-from briefing.deliver.message import (
-    MAIL_POLICY,
-    EditionMail,
-    Recipient,
-    header_text,
-    prepare_mail,
-    sender_address,
-    slug,
+from briefing.deliver.mail import MAIL_POLICY, EditionMail, Recipient, header_text
+from briefing.deliver.message import prepare_mail, sender_address, slug
+from briefing.deliver.smtp import (
+    Connection,
+    Outcome,
+    SmtpFatalError,
+    check_login_settings,
+    describe,
 )
-from briefing.deliver.smtp import Connection, SmtpFatalError, check_login_settings, describe
 from briefing.errors import BriefingError
 from briefing.store import Store
 from briefing.store import subscribers as ledger
@@ -251,9 +250,13 @@ class _Run:
     def _send_one(self, connection: Connection, item: ledger.ClaimedDelivery) -> None:
         self.limit.wait(self.stop)
         recipient = Recipient(item.address, item.name, item.token, f"e{self.edition.id}.d{item.id}")
-        message = self.mail.message(recipient)
-        outcome = connection.send(message, self.mail.sender.addr_spec, item.address)
-        self._record(item, message["Message-ID"], outcome)
+        try:
+            letter = self.mail.smtp_letter(recipient)
+        except ValueError as exc:
+            self._record(item, None, Outcome("bounced", f"message not built: {exc}"))
+            return
+        outcome = connection.send(letter.data, self.mail.sender.addr_spec, item.address)
+        self._record(item, letter.message_id, outcome)
         if outcome.reconnect:
             connection.close()
 
@@ -280,7 +283,9 @@ class _Run:
     def _backoff(self, attempt: int) -> float:
         return self.smtp.backoff * 2 ** (attempt - 1)
 
-    def _record(self, item: ledger.ClaimedDelivery, message_id: str, outcome) -> None:
+    def _record(
+        self, item: ledger.ClaimedDelivery, message_id: str | None, outcome: Outcome
+    ) -> None:
         final = True
         # A bare connection, not an ORM session: this runs once per message.
         with self.store.engine.begin() as session:
@@ -362,7 +367,7 @@ def write_outbox(
             subscriber.email, subscriber.name, subscriber.token, f"e{edition.id}.s{subscriber.id}"
         )
         name = f"{subscriber.id:06d}-{slug(subscriber.email)}.eml"
-        _write_atomically(folder / name, mail.message(recipient).as_bytes())
+        _write_atomically(folder / name, mail.letter(recipient).data)
         written += 1
     log.info("edition %s: wrote %d messages to %s", edition.id, written, folder)
     return DeliveryCounts(sent=written, already_sent=len(done & {s.id for s in subscribers}))

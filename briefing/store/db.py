@@ -69,6 +69,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
+    # Under WAL, NORMAL syncs at checkpoints instead of at every commit: a committed
+    # transaction survives a killed process (what the delivery ledger's "sent" marks must
+    # survive: at most the message in flight goes twice after kill -9), and the file is never
+    # corrupted; only a power cut or OS crash may undo the last commits. Saves an fsync per
+    # ledger update, i.e. per message sent.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.close()
 

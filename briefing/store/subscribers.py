@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -392,45 +393,68 @@ def claim_deliveries(
     return [ClaimedDelivery(*row) for row in rows]
 
 
+def _row_update(**values):
+    """An UPDATE of one ledger row by its id that also counts the attempt and ends the claim.
+
+    Built once at import with bound parameters: per message only the parameters change, so
+    each call is served from SQLAlchemy's compiled-statement cache.
+    """
+    table = Delivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(attempts=table.c.attempts + 1, claimed_by=None, claimed_until=None, **values)
+    )
+
+
+def _moment():
+    return bindparam("moment", type_=UTCDateTime())
+
+
+_RECORD_SENT = _row_update(
+    status=SENT,
+    message_id=bindparam("message"),
+    smtp_response=bindparam("response"),
+    last_error=None,
+    sent_at=_moment(),
+    next_attempt_at=None,
+    updated_at=_moment(),
+)
+_RECORD_BOUNCE = _row_update(
+    status=BOUNCED,
+    message_id=bindparam("message"),
+    last_error=bindparam("error"),
+    smtp_response=bindparam("response"),
+    updated_at=_moment(),
+)
+_RECORD_RETRY = _row_update(
+    status=bindparam("new_status"),
+    last_error=bindparam("error"),
+    smtp_response=bindparam("response"),
+    next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
+    updated_at=_moment(),
+)
+
+
 def record_sent(
     session: Session | Connection, delivery_id: int, *, message_id: str, response: str
 ) -> None:
-    moment = now()
     session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            status=SENT,
-            attempts=Delivery.attempts + 1,
-            message_id=message_id,
-            smtp_response=response,
-            last_error=None,
-            sent_at=moment,
-            claimed_by=None,
-            claimed_until=None,
-            next_attempt_at=None,
-            updated_at=moment,
-        )
+        _RECORD_SENT,
+        {"row_id": delivery_id, "message": message_id, "response": response, "moment": now()},
     )
 
 
 def record_bounce(
-    session: Session | Connection, delivery_id: int, *, message_id: str, error: str, response: str
+    session: Session | Connection,
+    delivery_id: int,
+    *,
+    message_id: str | None,
+    error: str,
+    response: str,
 ) -> None:
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            status=BOUNCED,
-            attempts=Delivery.attempts + 1,
-            message_id=message_id,
-            last_error=error,
-            smtp_response=response,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now(),
-        )
-    )
+    values = {"message": message_id, "error": error, "response": response, "moment": now()}
+    session.execute(_RECORD_BOUNCE, {"row_id": delivery_id, **values})
 
 
 def record_retry(
@@ -442,20 +466,9 @@ def record_retry(
     retry_at: datetime | None,
 ) -> None:
     """A temporary failure: back to the pool at `retry_at`, or `failed` when there is none."""
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            status=PENDING if retry_at else FAILED,
-            attempts=Delivery.attempts + 1,
-            last_error=error,
-            smtp_response=response,
-            next_attempt_at=retry_at,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now(),
-        )
-    )
+    values = {"error": error, "response": response, "retry_at": retry_at, "moment": now()}
+    status = PENDING if retry_at else FAILED
+    session.execute(_RECORD_RETRY, {"row_id": delivery_id, "new_status": status, **values})
 
 
 def fail_pending(session: Session, edition_id: int, *, error: str) -> int:

@@ -1,0 +1,222 @@
+"""One edition's email, written out as bytes once and addressed to each subscriber.
+
+Everything every recipient shares is flattened once per edition: the multipart/mixed body
+(the text/HTML alternative, quoted-printable, and the base64 PDF) and the shared headers
+(Subject, From, List-Id, List-Unsubscribe, the Content-Type with the edition's boundary),
+with a placeholder wherever a subscriber's unsubscribe token goes. Per subscriber an
+`EmailMessage` holds only their own headers (To, Date, Message-ID) and the token is written
+over the placeholder: a message costs three headers and one join, not a 135 KB flatten, and
+only the message being sent is held in memory. The SMTP form of the body is dot-stuffed once
+too, so sending does not scan every message for lines that start with ".".
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.generator import BytesGenerator
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime, make_msgid
+
+from briefing.deliver.smtp import END_OF_DATA, DotStuffed, dot_stuff
+
+
+class UriListHeader(UnstructuredHeader):
+    """List-Unsubscribe: `<uri>, <uri>` folded between the URIs and never encoded (RFC 2369).
+
+    The standard folding would turn a long URI into RFC 2047 encoded words, which mail
+    clients then cannot read as a link.
+    """
+
+    def fold(self, *, policy) -> str:
+        uris = re.findall(r"<[^>]*>", str(self))
+        return f"{self.name}: " + f",{policy.linesep} ".join(uris) + policy.linesep
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("list-unsubscribe", UriListHeader)
+MAIL_POLICY = policy.SMTP.clone(header_factory=_HEADERS)
+# For an address beyond ASCII, sent with SMTPUTF8 (as smtplib's send_message would).
+UTF8_POLICY = MAIL_POLICY.clone(utf8=True)
+# What a token may be made of: characters that quoted-printable, URL quoting and HTML
+# escaping all leave as they are, so a token takes the placeholder's place byte for byte.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def header_text(value: str | None) -> str:
+    """User-supplied text made safe for a header: every line break and run of space is one space."""
+    return " ".join((value or "").split())
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who one message goes to; `key` makes its Message-ID traceable to the ledger row."""
+
+    address: str
+    name: str | None
+    token: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One subscriber's message: its Message-ID and its bytes."""
+
+    message_id: str
+    data: bytes | DotStuffed
+
+
+class EditionMail:
+    """One edition's email, prepared once; `letter()` addresses it to one subscriber."""
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        sender: Address,
+        list_id: str,
+        text: str,
+        html: str,
+        placeholder: str,
+        unsubscribe: list[str],
+        pdf: bytes,
+        filename: str,
+    ) -> None:
+        """`unsubscribe` are the links of List-Unsubscribe, with `placeholder` for the token;
+        with an https one among them, List-Unsubscribe-Post offers one-click unsubscribing."""
+        self.subject = subject
+        self.sender = sender
+        self.filename = filename
+        mixed = f"=_mixed_{secrets.token_hex(12)}"
+        shared = EmailMessage(policy=MAIL_POLICY)
+        shared["MIME-Version"] = "1.0"
+        shared["Subject"] = subject
+        shared["From"] = sender
+        shared["List-Id"] = list_id
+        shared["List-Unsubscribe"] = ", ".join(f"<{link}>" for link in unsubscribe)
+        if any(link.startswith("https:") for link in unsubscribe):
+            shared["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        shared["Content-Type"] = f'multipart/mixed; boundary="{mixed}"'
+        frame = f"--{mixed}\r\n".encode()
+        rest = b"".join(
+            [
+                header_bytes(shared, _policy_for(sender.addr_spec)),
+                b"\r\n",
+                frame,
+                mime_bytes(_alternative(text, html)),
+                b"\r\n",
+                frame,
+                mime_bytes(_pdf_part(pdf, filename)),
+                f"\r\n--{mixed}--\r\n".encode(),
+            ]
+        )
+        self._rest = Personalised(rest, placeholder)
+        self._stuffed_rest = Personalised(dot_stuff(rest), placeholder)
+
+    def headers(self, recipient: Recipient, message_id: str) -> EmailMessage:
+        """The headers only this subscriber's copy has (the token is filled in elsewhere)."""
+        message = EmailMessage(policy=MAIL_POLICY)
+        # In parts: an addr_spec would be parsed again, and refused beyond ASCII (SMTPUTF8).
+        username, _, domain = recipient.address.rpartition("@")
+        message["To"] = Address(header_text(recipient.name), username, domain)
+        # Made here, not user text, and already in their RFC 5322 form: stored unparsed.
+        message.set_raw("Date", format_datetime(datetime.now(UTC)))
+        message.set_raw("Message-ID", message_id)
+        return message
+
+    def letter(self, recipient: Recipient) -> Letter:
+        """The complete message for one subscriber, as a file or mail client reads it."""
+        message_id, head = self._head(recipient)
+        return Letter(message_id, self._rest.fill(recipient.token, head=head))
+
+    def smtp_letter(self, recipient: Recipient) -> Letter:
+        """The same message as `letter()`, dot-stuffed for SMTP's DATA (`DotStuffed`)."""
+        message_id, head = self._head(recipient)
+        data = self._stuffed_rest.fill(recipient.token, head=dot_stuff(head), tail=END_OF_DATA)
+        return Letter(message_id, DotStuffed(data))
+
+    def _head(self, recipient: Recipient) -> tuple[str, bytes]:
+        message_id = make_msgid(recipient.key, self.sender.domain)
+        message = self.headers(recipient, message_id)
+        addresses = recipient.address + self.sender.addr_spec
+        return message_id, header_bytes(message, _policy_for(addresses))
+
+
+def _policy_for(addresses: str) -> policy.EmailPolicy:
+    return MAIL_POLICY if addresses.isascii() else UTF8_POLICY
+
+
+def header_bytes(message: EmailMessage, with_policy: policy.EmailPolicy) -> bytes:
+    """The message's headers as they go on the wire (what BytesGenerator writes for them)."""
+    return b"".join(with_policy.fold_binary(name, value) for name, value in message.raw_items())
+
+
+def _alternative(text: str, html: str) -> MIMEPart:
+    body = MIMEPart(policy=MAIL_POLICY)
+    body.set_content(text, cte="quoted-printable")
+    body.add_alternative(html, subtype="html", cte="quoted-printable")
+    # "=_" cannot occur in base64 or quoted-printable text, so the boundaries never clash.
+    body.set_boundary(f"=_alternative_{secrets.token_hex(12)}")
+    return body
+
+
+def _pdf_part(pdf: bytes, filename: str) -> MIMEPart:
+    attachment = MIMEPart(policy=MAIL_POLICY)
+    attachment.set_content(pdf, "application", "pdf", filename=filename)
+    return attachment
+
+
+def mime_bytes(part: MIMEPart) -> bytes:
+    """A part written out as MIME with CRLF line ends (ASCII: its body is encoded)."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=MAIL_POLICY).flatten(part)
+    return buffer.getvalue()
+
+
+class Personalised:
+    """Bytes made once with a placeholder wherever each recipient's token goes.
+
+    Tokens are as long as the placeholder and made of characters quoted-printable leaves as
+    they are, so the encoded text for a token differs from this template only where the
+    placeholder stands, even when a soft line break ("=" CRLF) falls inside it. Neither has
+    a "." or a line break, so dot-stuffing the template is dot-stuffing every filled copy.
+    """
+
+    def __init__(self, data: bytes, placeholder: str) -> None:
+        self.length = len(placeholder)
+        pattern = b"(?:=\r\n)?".join(re.escape(char.encode()) for char in placeholder)
+        pieces = re.split(b"(" + pattern + b")", data)
+        self._fixed = pieces[0::2]
+        self._breaks = [_soft_breaks(encoded) for encoded in pieces[1::2]]
+
+    def fill(self, token: str, *, head: bytes = b"", tail: bytes = b"") -> bytes:
+        """`head`, the template with `token` in each placeholder's place and `tail`, joined once."""
+        if len(token) != self.length or not _TOKEN.fullmatch(token):
+            raise ValueError(f"unsubscribe token {token[:4]}… is not {self.length} URL-safe chars")
+        value = token.encode("ascii")
+        out = [head, self._fixed[0]]
+        for breaks, fixed in zip(self._breaks, self._fixed[1:], strict=True):
+            if breaks:
+                cuts = (0, *breaks, self.length)
+                out.append(b"=\r\n".join(value[a:b] for a, b in itertools.pairwise(cuts)))
+            else:
+                out.append(value)
+            out.append(fixed)
+        out.append(tail)
+        return b"".join(out)
+
+
+def _soft_breaks(encoded: bytes) -> tuple[int, ...]:
+    """Where in an encoded placeholder soft line breaks fall, counted in its characters."""
+    chunks = encoded.split(b"=\r\n")
+    positions, total = [], 0
+    for chunk in chunks[:-1]:
+        total += len(chunk)
+        positions.append(total)
+    return tuple(positions)

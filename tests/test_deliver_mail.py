@@ -1,0 +1,197 @@
+"""The edition email written out once and addressed per subscriber: what arrives is exact.
+
+Each message is the edition's prepared bytes with three headers and the subscriber's token
+filled in, dot-stuffed once per edition rather than by smtplib per message; these tests check
+what that could get wrong, over a real SMTP server that un-stuffs what it receives.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from email.headerregistry import Address
+from email.policy import default
+
+import pytest
+
+from briefing.deliver import send_edition
+from briefing.deliver.mail import EditionMail, Personalised, Recipient
+from briefing.deliver.smtp import Connection
+from briefing.store.subscribers import get_subscriber, list_deliveries, new_token
+from tests.deliver_fixtures import (
+    SENDER,
+    make_edition,
+    people,
+    running_server,
+    smtp_settings,
+    subscribe,
+    token_of,
+    with_smtp,
+)
+from tests.smtp_fixtures import Mailbox, SmtpServer
+
+# Lines a naive sender would garble: a lone "." ends DATA, a leading "." is taken off.
+DOT_LINES = [".", "..", ". leading dot", "..two dots", "." * 200]
+OWN_HEADER = re.compile(rb"(?m)^To:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*")
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+@pytest.fixture
+def server(mailbox):
+    yield from running_server(mailbox)
+
+
+def dotted_templates(folder):
+    """Email templates whose text and HTML have lines starting with "." (and long ones)."""
+    email = folder / "email"
+    email.mkdir(parents=True)
+    lines = "\n".join(DOT_LINES)
+    (email / "brief.txt").write_text(f"{{{{ brief.title }}}}\n{lines}\n{{{{ unsubscribe_url }}}}\n")
+    (email / "brief.html").write_text(
+        f"<html><body><pre>\n{lines}\n</pre>"
+        '<a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>\n'
+    )
+    return folder
+
+
+def test_lines_starting_with_a_dot_arrive_intact(settings, store, server, mailbox, tmp_path):
+    templates = dotted_templates(tmp_path / "templates")
+    settings = with_smtp(settings, server.port).model_copy(update={"template_dir": templates})
+    edition = make_edition(settings, store)
+    subscribe(store, people(2))
+
+    counts = send_edition(settings, store, edition.id)
+
+    assert counts.sent == 2
+    for received in mailbox.received:
+        body, attachment = received.message.iter_parts()
+        text, html = body.iter_parts()
+        assert text.get_content().splitlines()[1:-1] == DOT_LINES
+        assert "\n".join(DOT_LINES) in html.get_content().replace("\r\n", "\n")
+        assert attachment.get_content().startswith(b"%PDF-")
+
+
+def test_messages_differ_only_in_the_subscriber_s_own_values(settings, store, server, mailbox):
+    settings = with_smtp(settings, server.port)
+    edition = make_edition(settings, store)
+    readers = people(3)
+    subscribe(store, readers, names={readers[1]: "Олена Коваленко"})
+
+    send_edition(settings, store, edition.id)
+
+    with store.session() as session:
+        message_ids = {d.address: d.message_id for d in list_deliveries(session)}
+    generic = set()
+    for received in mailbox.received:
+        (address,) = received.recipients
+        # Soft line breaks fall in the same places for every token (all are as long).
+        data = received.data.replace(b"=\r\n", b"")
+        token = token_of(store, address).encode()
+        assert data.count(token) == 4  # List-Unsubscribe twice, text and HTML once each
+        data = data.replace(token, b"<token>")
+        data = data.replace(message_ids[address].encode(), b"<message-id>")
+        data = re.sub(rb"(?m)^Date: [^\r\n]*", b"Date: <now>", data)
+        data = OWN_HEADER.sub(b"To: <own>", data)
+        generic.add(data)
+    assert len(generic) == 1
+    assert sorted(mailbox.addresses()) == readers
+
+
+def test_an_address_beyond_ascii_goes_with_smtputf8(settings, store, mailbox):
+    server = SmtpServer(mailbox, smtputf8=True).start()
+    try:
+        settings = with_smtp(settings, server.port)
+        edition = make_edition(settings, store)
+        subscribe(store, ["олена@example.org", "ann@example.org"])
+        counts = send_edition(settings, store, edition.id)
+    finally:
+        server.stop()
+
+    assert counts.sent == 2
+    received = {r.recipients[0]: r.data for r in mailbox.received}
+    assert set(received) == {"олена@example.org", "ann@example.org"}
+    # SMTPUTF8 headers are UTF-8, which the stdlib reads from text, not from bytes.
+    olena = email.message_from_string(received["олена@example.org"].decode(), policy=default)
+    assert olena["To"].addresses[0].addr_spec == "олена@example.org"
+    assert [part.get_content_type() for part in olena.walk()] == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "application/pdf",
+    ]
+
+
+def test_without_smtputf8_such_an_address_bounces_and_the_rest_still_go(
+    settings, store, server, mailbox
+):
+    settings = with_smtp(settings, server.port)
+    edition = make_edition(settings, store)
+    subscribe(store, ["олена@example.org", "ann@example.org"])
+
+    counts = send_edition(settings, store, edition.id)
+
+    assert (counts.sent, counts.bounced) == (1, 1)
+    assert mailbox.addresses() == ["ann@example.org"]
+
+
+def test_a_token_is_written_over_a_placeholder_split_by_a_soft_line_break():
+    placeholder, token = "0123456789abcdef", "AbCdEfGhIj-_KlMn"
+    encoded = b"see 012345=\r\n6789abcdef and 0123456789abcdef."
+
+    filled = Personalised(encoded, placeholder).fill(token, head=b"H:", tail=b"!")
+
+    assert filled == b"H:see AbCdEf=\r\nGhIj-_KlMn and AbCdEfGhIj-_KlMn.!"
+    with pytest.raises(ValueError):
+        Personalised(encoded, placeholder).fill("a.b" + token[3:])
+
+
+def test_the_file_form_and_the_smtp_form_hold_the_same_message(server, mailbox):
+    placeholder = "0123456789abcdef" * 2
+    mail = EditionMail(
+        subject="Brief",
+        sender=Address("Desk", addr_spec=SENDER),
+        list_id="Brief <brief.briefing.test>",
+        text="\n".join(DOT_LINES) + f"\nunsubscribe: {placeholder}\n",
+        html=f"<p>\n.dot {placeholder}</p>",
+        placeholder=placeholder,
+        unsubscribe=[f"mailto:{SENDER}?subject=unsubscribe%20{placeholder}"],
+        pdf=b"%PDF-1.7\n" + bytes(range(256)) * 40,
+        filename="brief.pdf",
+    )
+    recipient = Recipient("ann@example.org", "Ann", new_token(), "e1.d1")
+    letter = mail.letter(recipient)
+    connection = Connection(smtp_settings(server.port))
+    try:
+        outcome = connection.send(mail.smtp_letter(recipient).data, SENDER, recipient.address)
+    finally:
+        connection.close()
+
+    assert outcome.status == "sent"
+    (received,) = mailbox.received
+    date = re.compile(rb"(?m)^(Date|Message-ID): [^\r\n]*")
+    assert date.sub(b"", received.data) == date.sub(b"", letter.data)
+    assert recipient.token.encode() in received.data
+
+
+def test_a_message_that_cannot_be_built_bounces_and_the_rest_still_go(
+    settings, store, server, mailbox
+):
+    settings = with_smtp(settings, server.port)
+    edition = make_edition(settings, store)
+    readers = people(3)
+    subscribe(store, readers)
+    with store.session() as session:
+        get_subscriber(session, email=readers[1]).token = "not.a.token." + "x" * 20
+
+    counts = send_edition(settings, store, edition.id)
+
+    assert (counts.sent, counts.bounced) == (2, 1)
+    assert sorted(mailbox.addresses()) == [readers[0], readers[2]]
+    with store.session() as session:
+        (bounced,) = list_deliveries(session, status="bounced")
+    assert bounced.address == readers[1] and "message not built" in bounced.last_error
