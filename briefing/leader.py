@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 _NAMESPACE = 0x62726966  # "brif": the first key of briefing's two-part advisory lock
 _APPLICATION = "briefing scheduler "  # PostgreSQL application_name of the lock's connection
+# Our lock's row in pg_locks (a lock taken with two keys is listed with objsubid 2).
+_LOCK_ROW = (
+    "l.locktype = 'advisory' AND l.granted AND l.classid = :space AND l.objid = :key"
+    " AND l.objsubid = 2"
+)
 
 
 def _identity() -> str:
@@ -149,9 +154,8 @@ class AdvisoryLock:
         try:
             held = self._connection.execute(
                 text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND pid = pg_backend_pid() AND classid = :space AND objid = :key"
-                    " AND objsubid = 2"
+                    "SELECT count(*) FROM pg_locks l"
+                    f" WHERE {_LOCK_ROW} AND l.pid = pg_backend_pid()"
                 ),
                 {"space": _NAMESPACE, "key": self._key},
             ).scalar_one()
@@ -166,8 +170,7 @@ class AdvisoryLock:
                 "SELECT coalesce(nullif(replace(a.application_name, :prefix, ''), ''),"
                 " 'database backend ' || l.pid)"
                 " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :space"
-                " AND l.objid = :key AND l.objsubid = 2"
+                f" WHERE {_LOCK_ROW}"
             ),
             {"space": _NAMESPACE, "key": self._key, "prefix": _APPLICATION},
         ).scalar_one_or_none()

@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from briefing.config import Settings
 from briefing.errors import BriefingError
 from briefing.leader import SchedulerLock, scheduler_lock, wait_for_leadership
-from briefing.runs import Runner, brief_schedule, local
+from briefing.runs import Runner
+from briefing.slots import brief_schedule
 from briefing.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,11 @@ def run_scheduler(
     )
     try:
         if not wait_for_leadership(
-            lock, stop, standby=standby, poll=LOCK_POLL_SECONDS, on_busy=_busy(standby)
+            lock,
+            stop,
+            standby=standby,
+            poll=LOCK_POLL_SECONDS,
+            on_busy=_standing_by if standby else None,
         ):
             if stop.is_set():
                 log.info("stopped while standing by", extra={"event": "stopped"})
@@ -67,16 +72,12 @@ def run_scheduler(
         lock.release()
 
 
-def _busy(standby: bool):
-    def told(holder: str) -> None:
-        if standby:
-            log.warning(
-                "another scheduler holds the lock (%s); standing by to take over",
-                holder,
-                extra={"event": "standby", "holder": holder},
-            )
-
-    return told
+def _standing_by(holder: str) -> None:
+    log.warning(
+        "another scheduler holds the lock (%s); standing by to take over",
+        holder,
+        extra={"event": "standby", "holder": holder},
+    )
 
 
 def _lead(settings: Settings, store: Store, lock: SchedulerLock, stop: threading.Event) -> int:
@@ -142,7 +143,7 @@ def _announce_next(runner: Runner, name: str) -> None:
     log.info(
         "brief %s: next run %s",
         name,
-        local(upcoming, runner.schedules[name]),
+        runner.schedules[name].local_time(upcoming),
         extra={"event": "next_run", "brief": name, "at": upcoming},
     )
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from briefing.config import Settings
 from briefing.errors import ConfigError
 
 _MACROS = {
@@ -71,6 +72,10 @@ class Schedule:
         """The first slot strictly after `moment`, in UTC."""
         fire = self.trigger.get_next_fire_time(None, (moment + _TINY).astimezone(self.zone))
         return fire.astimezone(UTC) if fire else None
+
+    def local_time(self, moment: datetime) -> str:
+        """A moment as people in the brief's zone read it, for log lines and notices."""
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def between(self, start: datetime, end: datetime, limit: int = 1000) -> list[datetime]:
         """Slots in the half-open span (start, end], oldest first, at most `limit`."""
@@ -127,6 +132,12 @@ def parse_schedule(expression: str, zone: ZoneInfo, where: str = "schedule") -> 
     except ValueError as exc:
         raise ConfigError(f"{where}: {expression!r}: {exc}") from None
     return Schedule(expression, zone, trigger)
+
+
+def brief_schedule(settings: Settings, name: str) -> Schedule:
+    """The parsed schedule of a configured brief (a ConfigError names the bad setting)."""
+    name, spec = settings.brief(name)
+    return parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")
 
 
 def _weekdays(spec: str) -> str:

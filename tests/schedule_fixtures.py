@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from briefing.config import Settings, load_settings
 from briefing.store import Store
@@ -240,16 +242,9 @@ class Snapshot:
 
 
 def snapshot(config: Path) -> Snapshot:
-    settings = load_settings(config, {})
-    store = Store(settings.db_url)
-    try:
-        with store.session() as session:
-            from sqlalchemy import select
-
-            runs = list(session.scalars(select(ScheduleRun).order_by(ScheduleRun.slot)))
-            return Snapshot(runs, list_editions(session), list_deliveries(session))
-    finally:
-        store.dispose()
+    with store_of(config) as store, store.session() as session:
+        runs = list(session.scalars(select(ScheduleRun).order_by(ScheduleRun.slot)))
+        return Snapshot(runs, list_editions(session), list_deliveries(session))
 
 
 def succeeded_runs(config: Path) -> int:
@@ -273,3 +268,13 @@ def assert_once_per_subscriber(state: Snapshot, inbox: Inbox) -> None:
 
 def settings_for(config: Path) -> Settings:
     return load_settings(config, {})
+
+
+@contextmanager
+def store_of(config: Path) -> Iterator[Store]:
+    """The config's store, disposed of after use so no connection outlives the test."""
+    store = Store(settings_for(config).db_url)
+    try:
+        yield store
+    finally:
+        store.dispose()

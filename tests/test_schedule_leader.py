@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,13 +26,17 @@ time.sleep(120)
 """
 
 
-def hold_lock(url: str) -> subprocess.Popen:
-    """Another process holding the scheduler lock of `url` until it is killed."""
-    process = subprocess.Popen(
+@contextmanager
+def lock_held_elsewhere(url: str) -> Iterator[subprocess.Popen]:
+    """Another process holding the scheduler lock of `url`, killed when the block ends."""
+    with subprocess.Popen(
         [sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    assert process.stdout.readline().strip() == "held"
-    return process
+    ) as process:
+        try:
+            assert process.stdout.readline().strip() == "held"
+            yield process
+        finally:
+            process.kill()
 
 
 def test_sqlite_uses_a_lock_file_next_to_the_database(tmp_path: Path):
@@ -40,18 +46,17 @@ def test_sqlite_uses_a_lock_file_next_to_the_database(tmp_path: Path):
 
 
 def test_the_lock_is_exclusive_and_dies_with_its_process(database_url: str):
-    holder = hold_lock(database_url)
     lock = scheduler_lock(database_url)
     try:
-        assert not lock.acquire()
-        assert f"pid {holder.pid}" in lock.holder()
-        holder.kill()
-        holder.wait()
-        assert lock.acquire(), "the lock of a killed process must be free"
-        assert lock.check()
-        assert f"pid {holder.pid}" not in (lock.holder() or "")
+        with lock_held_elsewhere(database_url) as holder:
+            assert not lock.acquire()
+            assert f"pid {holder.pid}" in lock.holder()
+            holder.kill()
+            holder.wait()
+            assert lock.acquire(), "the lock of a killed process must be free"
+            assert lock.check()
+            assert f"pid {holder.pid}" not in (lock.holder() or "")
     finally:
-        holder.kill()
         lock.release()
     assert scheduler_lock(database_url).holder() is None
 
@@ -89,12 +94,8 @@ def test_without_standby_a_second_scheduler_exits_with_a_clear_message(
     database_url: str, tmp_path: Path
 ):
     config = write_config(tmp_path, database_url, 2525)
-    holder = hold_lock(database_url)
-    try:
+    with lock_held_elsewhere(database_url) as holder:
         result = briefing(config, "schedule", "run", "--no-standby", check=False)
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.returncode == 1
     assert f"error: another scheduler is running on this database (pid {holder.pid}" in (
         result.stderr

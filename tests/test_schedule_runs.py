@@ -28,6 +28,7 @@ from tests.schedule_fixtures import (
     inbox,
     settings_for,
     snapshot,
+    store_of,
     write_config,
 )
 
@@ -37,17 +38,22 @@ KYIV = ZoneInfo("Europe/Kyiv")
 SLOT = datetime(2024, 10, 26, 7, 0, tzinfo=KYIV)  # "0 7 * * *" in Kyiv
 
 
+def daily_config(tmp_path: Path, database_url: str, port: int, extra: str = "") -> Path:
+    """A daily 07:00 Kyiv brief, caught up for six hours."""
+    return write_config(
+        tmp_path, database_url, port, schedule="0 7 * * *", catch_up="6h", extra=extra
+    )
+
+
 @pytest.fixture
 def setup(database_url: str, tmp_path: Path, inbox) -> Iterator[tuple[Path, Store]]:
-    """A daily 07:00 Kyiv brief with two subscribers; the config and its store."""
-    _, port = inbox
-    config = write_config(tmp_path, database_url, port, schedule="0 7 * * *", catch_up="6h")
-    store = Store(settings_for(config).db_url)
-    with store.session() as session:
-        for address in SUBSCRIBERS:
-            save_subscriber(session, address, name=None, briefs=["daily"], reactivate=True)
-    yield config, store
-    store.dispose()
+    """The daily brief with two subscribers; the config and its store."""
+    config = daily_config(tmp_path, database_url, inbox[1])
+    with store_of(config) as store:
+        with store.session() as session:
+            for address in SUBSCRIBERS:
+                save_subscriber(session, address, name=None, briefs=["daily"], reactivate=True)
+        yield config, store
 
 
 def runner(settings: Settings, store: Store, host: str | None = None) -> Runner:
@@ -216,15 +222,13 @@ url = "{web.url_for("/feed.xml")}"
 [feeds.down]
 url = "http://127.0.0.1:9/feed.xml"
 """
-    config = write_config(
-        tmp_path, database_url, inbox[1], schedule="0 7 * * *", catch_up="6h", extra=feeds
-    )
-    store = Store(settings_for(config).db_url)
-    try:
-        with at(SLOT + timedelta(minutes=1)), caplog.at_level(logging.WARNING, "briefing"):
-            (outcome,) = runner(settings_for(config), store).run_due("daily")
-    finally:
-        store.dispose()
+    config = daily_config(tmp_path, database_url, inbox[1], feeds)
+    with (
+        store_of(config) as store,
+        at(SLOT + timedelta(minutes=1)),
+        caplog.at_level(logging.WARNING, "briefing"),
+    ):
+        (outcome,) = runner(settings_for(config), store).run_due("daily")
     assert outcome.status == "succeeded", "a feed that is down does not stop the brief"
     assert outcome.counts["feed_events"] >= 1
     assert outcome.counts["events"] == outcome.counts["feed_events"]
@@ -240,19 +244,14 @@ schedule = "0 19 * * *"
 timezone = "America/New_York"
 catch_up = "1h"
 """
-    config = write_config(
-        tmp_path, database_url, inbox[1], schedule="0 7 * * *", catch_up="6h", extra=evening
-    )
-    store = Store(settings_for(config).db_url)
-    sweeper = runner(settings_for(config), store)
-    try:
+    config = daily_config(tmp_path, database_url, inbox[1], evening)
+    with store_of(config) as store:
+        sweeper = runner(settings_for(config), store)
         with at(SLOT + timedelta(minutes=1)):
             assert [o.brief for o in sweeper.sweep()] == ["daily"]
         with at(datetime(2024, 10, 26, 19, 1, tzinfo=ZoneInfo("America/New_York"))):
             assert [o.brief for o in sweeper.sweep()] == ["evening"]
             result = cli("--config", config, "schedule", "status")
-    finally:
-        store.dispose()
     assert result.code == 0
     assert "scheduler: not running" in result.out
     assert "daily: '0 7 * * *' in Europe/Kyiv" in result.out

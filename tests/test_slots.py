@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from briefing.errors import ConfigError
-from briefing.slots import in_catch_up, parse_schedule, plan_slots
+from briefing.slots import DuePlan, in_catch_up, parse_schedule, plan_slots
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -20,8 +20,16 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def clock_now() -> datetime:
-    return datetime.now(UTC)
+def kyiv(*args: int) -> datetime:
+    return datetime(*args, tzinfo=KYIV)
+
+
+def plan_at(expression: str, local_now: datetime, since: datetime | None) -> DuePlan:
+    """What a Kyiv brief's wake-up at `local_now` (a frozen clock) does, with 6 h of catch-up."""
+    with time_machine.travel(local_now, tick=False):
+        return plan_slots(
+            parse_schedule(expression, KYIV), datetime.now(UTC), SIX_HOURS, since=since
+        )
 
 
 def test_a_kyiv_morning_brief_keeps_its_local_time_across_the_autumn_change():
@@ -112,44 +120,34 @@ def test_a_bad_expression_names_the_setting(expression: str, message: str):
 
 
 def test_a_late_start_catches_up_todays_slot_inside_the_window():
-    schedule = parse_schedule("0 7 * * *", KYIV)
-    with time_machine.travel(datetime(2024, 10, 26, 12, 59, tzinfo=KYIV), tick=False):
-        plan = plan_slots(schedule, clock_now(), SIX_HOURS, since=utc(2024, 10, 25, 4))
+    plan = plan_at("0 7 * * *", kyiv(2024, 10, 26, 12, 59), since=utc(2024, 10, 25, 4))
     assert plan.due == utc(2024, 10, 26, 4)
     assert (plan.superseded, plan.expired, plan.missed_total) == ([], [], 0)
 
 
 def test_a_slot_older_than_the_window_is_not_caught_up():
-    schedule = parse_schedule("0 7 * * *", KYIV)
-    with time_machine.travel(datetime(2024, 10, 26, 13, 0, tzinfo=KYIV), tick=False):
-        plan = plan_slots(schedule, clock_now(), SIX_HOURS, since=utc(2024, 10, 25, 4))
+    plan = plan_at("0 7 * * *", kyiv(2024, 10, 26, 13, 0), since=utc(2024, 10, 25, 4))
     assert plan.due is None
     assert plan.expired == [utc(2024, 10, 26, 4)]
     assert plan.missed_total == 1
 
 
 def test_after_days_down_only_the_newest_slot_is_made_and_the_rest_are_listed_as_skipped():
-    schedule = parse_schedule("0 7 * * *", KYIV)
-    with time_machine.travel(datetime(2024, 10, 28, 8, 0, tzinfo=KYIV), tick=False):
-        plan = plan_slots(schedule, clock_now(), SIX_HOURS, since=utc(2024, 10, 25, 4))
+    plan = plan_at("0 7 * * *", kyiv(2024, 10, 28, 8, 0), since=utc(2024, 10, 25, 4))
     assert plan.due == utc(2024, 10, 28, 5)
     assert plan.expired == [utc(2024, 10, 26, 4), utc(2024, 10, 27, 5)]
     assert plan.missed_total == 2
 
 
 def test_missed_slots_inside_the_window_are_superseded_by_the_newest():
-    schedule = parse_schedule("0 * * * *", KYIV)
-    with time_machine.travel(datetime(2024, 10, 26, 10, 20, tzinfo=KYIV), tick=False):
-        plan = plan_slots(schedule, clock_now(), SIX_HOURS, since=utc(2024, 10, 26, 4))
+    plan = plan_at("0 * * * *", kyiv(2024, 10, 26, 10, 20), since=utc(2024, 10, 26, 4))
     assert plan.due == utc(2024, 10, 26, 7)
     assert plan.superseded == [utc(2024, 10, 26, 5), utc(2024, 10, 26, 6)]
     assert plan.expired == []
 
 
 def test_a_brief_that_never_ran_has_missed_nothing():
-    schedule = parse_schedule("0 * * * *", KYIV)
-    with time_machine.travel(datetime(2024, 10, 26, 10, 20, tzinfo=KYIV), tick=False):
-        plan = plan_slots(schedule, clock_now(), SIX_HOURS, since=None)
+    plan = plan_at("0 * * * *", kyiv(2024, 10, 26, 10, 20), since=None)
     assert plan.due == utc(2024, 10, 26, 7)
     assert (plan.superseded, plan.expired, plan.missed_total) == ([], [], 0)
 

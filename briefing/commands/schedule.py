@@ -102,7 +102,7 @@ def run(app: App, log_format: str, standby: bool) -> None:
 @pass_app
 def status(app: App, runs: int, as_json: bool) -> None:
     """Each brief's next run in its time zone and its last runs."""
-    from briefing.runs import schedule_status
+    from briefing.schedule_status import schedule_status
 
     report = schedule_status(app.settings, app.store, runs)
     if as_json:

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Update,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -21,7 +31,6 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED = "skipped"
-STATUSES = (RUNNING, SUCCEEDED, FAILED, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -94,15 +103,32 @@ def add_run(session: Session, brief: str, slot: datetime, owner: Owner, now: dat
     return run.id
 
 
+def _unchanged(run: ScheduleRun) -> tuple[ColumnElement[bool], ...]:
+    """Compare-and-set: the row is still at the attempt `run` was read at."""
+    return ScheduleRun.id == run.id, ScheduleRun.attempts == run.attempts
+
+
+def _mine(run_id: int, attempt: int, owner: Owner) -> tuple[ColumnElement[bool], ...]:
+    """The row is still our attempt, running."""
+    return (
+        ScheduleRun.id == run_id,
+        ScheduleRun.attempts == attempt,
+        ScheduleRun.owner_token == owner.token,
+        ScheduleRun.status == RUNNING,
+    )
+
+
+def _updated_one(session: Session, statement: Update) -> bool:
+    """Whether a guarded update took effect; no row means another process changed it first."""
+    return session.execute(statement).rowcount == 1
+
+
 def take_over(session: Session, run: ScheduleRun, owner: Owner, now: datetime) -> bool:
     """Claim a failed or orphaned run for a new attempt; False if another process was first."""
-    result = session.execute(
+    return _updated_one(
+        session,
         update(ScheduleRun)
-        .where(
-            ScheduleRun.id == run.id,
-            ScheduleRun.attempts == run.attempts,
-            ScheduleRun.status.in_((FAILED, RUNNING)),
-        )
+        .where(*_unchanged(run), ScheduleRun.status.in_((FAILED, RUNNING)))
         .values(
             status=RUNNING,
             attempts=run.attempts + 1,
@@ -114,26 +140,15 @@ def take_over(session: Session, run: ScheduleRun, owner: Owner, now: datetime) -
             owner_pid=owner.pid,
             owner_token=owner.token,
             error=None,
-        )
-    )
-    return result.rowcount == 1
-
-
-def _mine(run_id: int, attempt: int, owner: Owner):
-    return (
-        ScheduleRun.id == run_id,
-        ScheduleRun.attempts == attempt,
-        ScheduleRun.owner_token == owner.token,
-        ScheduleRun.status == RUNNING,
+        ),
     )
 
 
 def beat(session: Session, run_id: int, attempt: int, owner: Owner, now: datetime) -> bool:
     """Refresh the heartbeat; False when the run is no longer ours (taken over)."""
-    result = session.execute(
-        update(ScheduleRun).where(*_mine(run_id, attempt, owner)).values(heartbeat_at=now)
+    return _updated_one(
+        session, update(ScheduleRun).where(*_mine(run_id, attempt, owner)).values(heartbeat_at=now)
     )
-    return result.rowcount == 1
 
 
 def finish(
@@ -150,7 +165,8 @@ def finish(
     edition_id: int | None = None,
 ) -> bool:
     """Record how our attempt ended; False if it was taken over meanwhile (nothing written)."""
-    result = session.execute(
+    return _updated_one(
+        session,
         update(ScheduleRun)
         .where(*_mine(run_id, attempt, owner))
         .values(
@@ -161,33 +177,23 @@ def finish(
             error=error,
             retry_at=retry_at,
             edition_id=edition_id,
-        )
+        ),
     )
-    return result.rowcount == 1
 
 
 def mark_orphaned(session: Session, run: ScheduleRun, now: datetime, error: str) -> bool:
     """A `running` run whose process is gone becomes `failed`, due for retry at once."""
-    result = session.execute(
+    return _updated_one(
+        session,
         update(ScheduleRun)
-        .where(
-            ScheduleRun.id == run.id,
-            ScheduleRun.attempts == run.attempts,
-            ScheduleRun.status == RUNNING,
-        )
-        .values(status=FAILED, finished_at=now, retry_at=now, error=error)
+        .where(*_unchanged(run), ScheduleRun.status == RUNNING)
+        .values(status=FAILED, finished_at=now, retry_at=now, error=error),
     )
-    return result.rowcount == 1
 
 
 def stop_retrying(session: Session, run: ScheduleRun) -> bool:
     """A failed run whose slot left the catch-up window will not be tried again."""
-    result = session.execute(
-        update(ScheduleRun)
-        .where(ScheduleRun.id == run.id, ScheduleRun.attempts == run.attempts)
-        .values(retry_at=None)
-    )
-    return result.rowcount == 1
+    return _updated_one(session, update(ScheduleRun).where(*_unchanged(run)).values(retry_at=None))
 
 
 def add_skipped(
@@ -228,24 +234,14 @@ def open_runs(session: Session, brief: str) -> list[ScheduleRun]:
     return list(session.scalars(query))
 
 
-def run_for_slot(session: Session, brief: str, slot: datetime) -> ScheduleRun | None:
-    return session.scalars(
-        select(ScheduleRun).where(ScheduleRun.brief == brief, ScheduleRun.slot == slot)
-    ).first()
-
-
 def newest_slot(session: Session, brief: str) -> datetime | None:
     """The newest slot of a brief with any recorded run."""
-    query = (
-        select(ScheduleRun.slot)
-        .where(ScheduleRun.brief == brief)
-        .order_by(ScheduleRun.slot.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
+    runs = recent_runs(session, brief, limit=1)
+    return runs[0].slot if runs else None
 
 
 def recent_runs(session: Session, brief: str, limit: int = 5) -> list[ScheduleRun]:
+    """A brief's runs, newest slot first."""
     query = (
         select(ScheduleRun)
         .where(ScheduleRun.brief == brief)
