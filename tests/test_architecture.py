@@ -10,7 +10,15 @@ import pytest
 import briefing
 
 PACKAGE = Path(briefing.__file__).parent
-LATER_STEPS = {"briefing.pipeline", "briefing.deliver", "briefing.schedule", "briefing.runs"}
+SCHEDULER = {
+    "briefing.schedule",
+    "briefing.runs",
+    "briefing.heartbeat",
+    "briefing.run_outcomes",
+    "briefing.schedule_status",
+    "briefing.leader",
+}
+LATER_STEPS = {"briefing.pipeline", "briefing.deliver", *SCHEDULER}
 FORBIDDEN = {
     "briefing.event": {"briefing.store", "briefing.compose", "briefing.render", *LATER_STEPS},
     "briefing.store": {
@@ -26,7 +34,8 @@ FORBIDDEN = {
         "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
     },
     "briefing.archive": {"briefing.render", "briefing.compose", "weasyprint", *LATER_STEPS},
-    "briefing.pipeline": {"briefing.deliver", "briefing.schedule", "briefing.runs"},
+    "briefing.pipeline": {"briefing.deliver", *SCHEDULER},
+    "briefing.deliver": SCHEDULER,
     "briefing.cli": {"sqlalchemy", "weasyprint", "jinja2"},
     "briefing.commands": {"sqlalchemy", "weasyprint", "jinja2"},
 }  # fmt: skip
