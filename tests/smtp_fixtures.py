@@ -1,9 +1,10 @@
 """A real SMTP server on loopback (aiosmtpd) that can misbehave on purpose, and a test CA.
 
 `Mailbox` records every accepted message and can: refuse chosen recipients with 550, defer
-chosen recipients once with 451, drop the connection instead of answering a message, and
-answer slowly. `SmtpServer` runs it on 127.0.0.1 and a free port, optionally with STARTTLS
-(a certificate from `make_certificates`), AUTH and SMTPUTF8.
+chosen recipients once with 451, drop the connection instead of answering a message, answer
+slowly, and call back as each message's data is in. `SmtpServer` runs it on 127.0.0.1 and a
+free port, optionally with STARTTLS (a certificate from `make_certificates`), AUTH and
+SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -48,6 +50,8 @@ class Mailbox:
     defer_once: set[str] = field(default_factory=set)
     drop_at: set[int] = field(default_factory=set)
     delay: float = 0.0
+    # Called with how many messages arrived before, as each one's final "." is in.
+    on_data: Callable[[int], None] | None = None
     received: list[Received] = field(default_factory=list)
     _data_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,6 +74,8 @@ class Mailbox:
             return "421 dropped"
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.on_data is not None:
+            self.on_data(len(self.received))
         with self._lock:
             login = session.auth_data.login.decode() if session.auth_data else None
             self.received.append(

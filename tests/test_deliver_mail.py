@@ -17,7 +17,12 @@ import pytest
 from briefing.deliver import send_edition
 from briefing.deliver.mail import EditionMail, Personalised, Recipient
 from briefing.deliver.smtp import Connection
-from briefing.store.subscribers import get_subscriber, list_deliveries, new_token
+from briefing.store.subscribers import (
+    delivery_counts,
+    get_subscriber,
+    list_deliveries,
+    new_token,
+)
 from tests.deliver_fixtures import (
     SENDER,
     make_edition,
@@ -195,3 +200,22 @@ def test_a_message_that_cannot_be_built_bounces_and_the_rest_still_go(
     with store.session() as session:
         (bounced,) = list_deliveries(session, status="bounced")
     assert bounced.address == readers[1] and "message not built" in bounced.last_error
+
+
+def test_each_message_ends_only_once_the_one_before_is_recorded(settings, store, server, mailbox):
+    settings = with_smtp(settings, server.port)
+    edition = make_edition(settings, store)
+    subscribe(store, people(6))
+    recorded_when_ended = []
+
+    def count_recorded(arrived_before: int) -> None:
+        with store.session() as session:
+            sent = delivery_counts(session, edition.id)["sent"]
+        recorded_when_ended.append((arrived_before, sent))
+
+    mailbox.on_data = count_recorded
+
+    assert send_edition(settings, store, edition.id).sent == 6
+    # As each message ended, every earlier one was marked sent, and it itself was not yet:
+    # a crash can leave at most one accepted message unrecorded.
+    assert recorded_when_ended == [(n, n) for n in range(6)]

@@ -13,7 +13,9 @@ import json
 import logging
 import re
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -78,6 +80,8 @@ class _ReplyRecording:
     and sends `DotStuffed` data without stuffing it again (what smtplib's `data` does else)."""
 
     last_data_reply: tuple[int, bytes] | None = None
+    # Called once the body of DotStuffed data is out, before its final "." (see Connection.send).
+    before_end: Callable[[], None] | None = None
 
     def data(self, msg):
         if isinstance(msg, DotStuffed):
@@ -91,7 +95,17 @@ class _ReplyRecording:
         code, reply = self.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        self.send(msg.framed)
+        if self.before_end is None:
+            self.send(msg.framed)
+            return self.getreply()
+        framed = memoryview(msg.framed)
+        self.send(framed[: -len(END_OF_DATA)])
+        try:
+            self.before_end()
+        except BaseException:
+            self.close()  # mid-DATA: drop the connection, so the server discards the message
+            raise
+        self.send(framed[-len(END_OF_DATA) :])
         return self.getreply()
 
 
@@ -213,6 +227,8 @@ class Connection:
         except BaseException:
             client.close()
             raise
+        # Commands and the final "." go out at once, not held back for the server's ACK.
+        client.smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = client
         log.info("connected to %s", describe(self.settings))
 
@@ -224,14 +240,26 @@ class Connection:
             except (OSError, smtplib.SMTPException):
                 log.debug("closing %s failed", describe(self.settings), exc_info=True)
 
-    def send(self, message: EmailMessage | DotStuffed, sender: str, recipient: str) -> Outcome:
-        """Hand one message over; the outcome says whether the server accepted it."""
+    def send(
+        self,
+        message: EmailMessage | DotStuffed,
+        sender: str,
+        recipient: str,
+        *,
+        before_end: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Hand one message over; the outcome says whether the server accepted it.
+
+        `before_end` (DotStuffed only) runs while the server reads the body, before the final
+        "." commits it; if it raises, the connection is dropped and the message abandoned.
+        """
         if self._client is None:
             self.open()
         connection = self._client.smtp
         try:
             if isinstance(message, DotStuffed):
                 options = () if (sender + recipient).isascii() else UTF8_OPTIONS
+                connection.before_end = before_end
                 connection.sendmail(sender, [recipient], message, options)
             else:
                 connection.send_message(message, from_addr=sender, to_addrs=[recipient])
@@ -256,6 +284,12 @@ class Connection:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             return Outcome("retry", f"connection lost: {exc or type(exc).__name__}", True)
+        except BaseException:
+            if connection.sock is None:  # dropped by `before_end` failing
+                self.close()
+            raise
+        finally:
+            connection.before_end = None
         code, reply = connection.last_data_reply or (250, b"")
         return Outcome("sent", f"{code} {_text(reply)}".strip())
 
