@@ -285,8 +285,10 @@ class Connection:
             self.close()
             return Outcome("retry", f"connection lost: {exc or type(exc).__name__}", True)
         except BaseException:
-            if connection.sock is None:  # dropped by `before_end` failing
-                self.close()
+            # Interrupted mid-transaction (or `before_end` failed): the session's state is
+            # unknown, so drop it without QUIT, which the server could take as message text.
+            connection.close()
+            self.close()
             raise
         finally:
             connection.before_end = None
