@@ -8,7 +8,9 @@ what that could get wrong, over a real SMTP server that un-stuffs what it receiv
 from __future__ import annotations
 
 import email
+import itertools
 import re
+import time
 from email.headerregistry import Address
 from email.policy import default
 
@@ -219,3 +221,16 @@ def test_each_message_ends_only_once_the_one_before_is_recorded(settings, store,
     # As each message ended, every earlier one was marked sent, and it itself was not yet:
     # a crash can leave at most one accepted message unrecorded.
     assert recorded_when_ended == [(n, n) for n in range(6)]
+
+
+def test_a_rate_limit_spaces_the_messages(settings, store, server, mailbox):
+    settings = with_smtp(settings, server.port, rate_limit=20)
+    edition = make_edition(settings, store)
+    subscribe(store, people(4))
+    arrivals = []
+    mailbox.on_data = lambda _: arrivals.append(time.monotonic())
+
+    assert send_edition(settings, store, edition.id).sent == 4
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert len(gaps) == 3 and min(gaps) > 0.03, gaps

@@ -90,9 +90,7 @@ class EditionMail:
     ) -> None:
         """`unsubscribe` are the links of List-Unsubscribe, with `placeholder` for the token;
         with an https one among them, List-Unsubscribe-Post offers one-click unsubscribing."""
-        self.subject = subject
         self.sender = sender
-        self.filename = filename
         mixed = f"=_mixed_{secrets.token_hex(12)}"
         shared = EmailMessage(policy=MAIL_POLICY)
         shared["MIME-Version"] = "1.0"

@@ -257,18 +257,22 @@ class _Worker:
                     self.run.release(batch[index:])
                     return
                 self.send(item, following)
-            except (_Stopped, SmtpFatalError) as exc:
+            except _Stopped:
+                self.run.release(batch[index:])
+                return
+            except SmtpFatalError:
                 self.record_pending()
                 self.run.release(batch[index:])
-                if isinstance(exc, _Stopped):
-                    return
                 raise
             except BaseException:
                 self.run.release(batch[index + 1 :])
                 raise
         self.record_pending()
 
-    def send(self, item: ledger.ClaimedDelivery, following) -> None:
+    def send(self, item: ledger.ClaimedDelivery, following: ledger.ClaimedDelivery | None) -> None:
+        """Send one message; record the one before while the server reads this one's body."""
+        if self.run.limit.interval:  # paced anyway: keep the ledger current while waiting
+            self.record_pending()
         self.run.limit.wait(self.run.stop)
         letter = self.letter(item)
         if isinstance(letter, ValueError):
