@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from briefing.archive import write_edition_file
 from briefing.compose import Brief, compose_brief
 from briefing.config import BriefSpec, Settings
+from briefing.render import render_html
 from briefing.store import Store
 from briefing.store.editions import Edition, edition_for_slot, latest_edition
 from briefing.store.events import EventRow, events_between, events_by_id
@@ -93,12 +94,12 @@ def _compose(
 
 
 def _render(settings: Settings, brief: Brief, fmt: str) -> tuple[bytes, int]:
-    from briefing import render
-
     if fmt == "html":
-        html = render.render_html(brief, template_dir=settings.template_dir, author=settings.author)
+        html = render_html(brief, template_dir=settings.template_dir, author=settings.author)
         return html.encode(), 0
-    pdf = render.render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
+    from briefing.pdf import render_pdf
+
+    pdf = render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
     return pdf.data, pdf.pages
 
 

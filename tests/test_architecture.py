@@ -30,7 +30,10 @@ FORBIDDEN = {
         "briefing.store", "briefing.ingest", "briefing.render", "briefing.archive", "sqlalchemy",
         "weasyprint", "jinja2", *LATER_STEPS,
     },
-    "briefing.render": {
+    "briefing.pdf": {
+        "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
+    },
+    "briefing.render": {"weasyprint",
         "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
     },
     "briefing.archive": {"briefing.render", "briefing.compose", "weasyprint", *LATER_STEPS},

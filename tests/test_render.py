@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from briefing import render
 from briefing.compose import Window
 from briefing.errors import ConfigError
+from briefing.pdf import RenderedPdf, TemplateFolderFetcher, render_pdf
 from tests.render_fixtures import (
     GENERATED_AT,
     brief_of,
@@ -57,8 +58,8 @@ def attachments(data: bytes) -> dict[str, list[bytes]]:
 
 
 @pytest.fixture(scope="module")
-def seed_pdf() -> render.RenderedPdf:
-    return render.render_pdf(seed_brief(), author="Kyiv desk")
+def seed_pdf() -> RenderedPdf:
+    return render_pdf(seed_brief(), author="Kyiv desk")
 
 
 # --- content -------------------------------------------------------------------------------
@@ -116,11 +117,11 @@ def test_takeaways_figures_and_source_references(seed_pdf):
 
 
 def test_every_page_has_its_number_of_all_pages():
-    pdf = render.render_pdf(many_events_brief(60))
-    pages = page_texts(pdf.data)
-    assert pdf.pages == len(pages) > 3
+    made = render_pdf(many_events_brief(60))
+    pages = page_texts(made.data)
+    assert made.pages == len(pages) > 3
     for number, text in enumerate(pages, start=1):
-        assert f"Page {number} of {pdf.pages}" in text
+        assert f"Page {number} of {made.pages}" in text
         assert "Generated 26 Oct 2024 07:05 (UTC+03:00) · briefing" in text
     running_header = "Ukraine Situation Brief Saturday 26 October 2024 Generated"
     assert running_header not in pages[0]  # the masthead stands alone on page one
@@ -129,21 +130,21 @@ def test_every_page_has_its_number_of_all_pages():
 
 def test_an_empty_section_says_so():
     military_only = [e for e in seed_events() if e.category == "military"]
-    text = pdf_text(render.render_pdf(brief_of(military_only)).data)
+    text = pdf_text(render_pdf(brief_of(military_only)).data)
     assert "Military 3 items" in text
     assert "Diplomatic No diplomatic developments were recorded in this window." in text
     assert "Aid No aid developments were recorded in this window." in text
 
 
 def test_a_window_without_events_is_a_valid_honest_brief():
-    pdf = render.render_pdf(empty_brief())
-    assert pdf.pages == 1
-    text = pdf_text(pdf.data)
+    made = render_pdf(empty_brief())
+    assert made.pages == 1
+    text = pdf_text(made.data)
     assert "No events were recorded in this window" in text
     assert "Military, Diplomatic, Aid" in text
     assert "Key takeaways" not in text
     assert "Page 1 of 1" in text
-    embedded = json.loads(attachments(pdf.data)["events.json"][0])
+    embedded = json.loads(attachments(made.data)["events.json"][0])
     assert embedded["events"] == []
 
 
@@ -216,7 +217,7 @@ def secret(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile_pdf(http_server, secret) -> render.RenderedPdf:
+def hostile_pdf(http_server, secret) -> RenderedPdf:
     hostile = event(
         {
             "id": "hostile",
@@ -230,7 +231,7 @@ def hostile_pdf(http_server, secret) -> render.RenderedPdf:
             "importance": 5,
         }
     )
-    return render.render_pdf(brief_of([hostile]))
+    return render_pdf(brief_of([hostile]))
 
 
 def test_hostile_event_text_is_shown_as_text(hostile_pdf, secret, http_server):
@@ -263,23 +264,23 @@ def test_even_a_template_cannot_fetch_urls_or_outside_files(tmp_path, http_serve
         f'{{% block colophon %}}<img src="{http_server.url}/logo.png">'
         '<img src="file:///etc/passwd"><p>Template colophon</p>{% endblock %}'
     )
-    pdf = render.render_pdf(seed_brief(), template_dir=tmp_path)
-    text = pdf_text(pdf.data)
+    made = render_pdf(seed_brief(), template_dir=tmp_path)
+    text = pdf_text(made.data)
     assert "Template colophon" in text
     assert "SECRET-4f1c9e" not in text
     assert "FETCHED-OVER-HTTP" not in text
-    assert list(attachments(pdf.data)) == ["events.json"]
+    assert list(attachments(made.data)) == ["events.json"]
     assert http_server.requests == []
 
 
 @pytest.fixture
-def fetcher(tmp_path) -> render.TemplateFolderFetcher:
+def fetcher(tmp_path) -> TemplateFolderFetcher:
     user = tmp_path / "user"
     (user / "img").mkdir(parents=True)
     (user / "img" / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     (tmp_path / "secret.txt").write_text("SECRET")
     (user / "escape.txt").symlink_to(tmp_path / "secret.txt")
-    return render.TemplateFolderFetcher([user, render.default_template_dir()])
+    return TemplateFolderFetcher([user, render.default_template_dir()])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,115 @@
+"""Turn a composed brief into a PDF that can read nothing but its own template files.
+
+Kept apart from `briefing.render` so that what needs only HTML or templates (email) does not
+pay for loading WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from weasyprint import HTML, Attachment
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from briefing.compose import Brief
+from briefing.render import document_title, render_html, template_folders, w3c_time
+
+EVENTS_ATTACHMENT = "events.json"
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+
+
+class TemplateFolderFetcher(URLFetcher):
+    """Serves only files inside the template folders and `data:` URLs; refuses all else.
+
+    A relative asset resolves like a template: the user's folder first, then the defaults.
+    Paths are resolved, so neither `..` nor a symlink can lead outside a folder.
+    """
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        super().__init__(allowed_protocols=("file", "data"), allow_redirects=False)
+        self.folders = [Path(folder).resolve() for folder in folders]
+        self._roots = [*self.folders, *(Path(os.path.abspath(f)) for f in folders)]
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            return self._serve_file(url)
+        raise PermissionError(f"refused to fetch {url!r}: only template files and data: URLs")
+
+    def _serve_file(self, url: str) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        requested = Path(os.path.normpath(url2pathname(parts.path)))
+        relative = next(
+            (requested.relative_to(root) for root in self._roots if requested.is_relative_to(root)),
+            None,
+        )
+        if parts.netloc not in ("", "localhost") or relative is None:
+            raise PermissionError(f"refused to read {url!r}: not inside the template folders")
+        for folder in self.folders:
+            candidate = (folder / relative).resolve()
+            if candidate.is_relative_to(folder) and candidate.is_file():
+                content_type = mimetypes.guess_type(candidate.name)[0]
+                headers = {"Content-Type": content_type or "application/octet-stream"}
+                return URLFetcherResponse(candidate.as_uri(), candidate.read_bytes(), headers)
+        raise FileNotFoundError(f"{relative} is in none of the template folders")
+
+
+def events_document(brief: Brief) -> dict[str, Any]:
+    """The machine-readable content of a brief, embedded in its PDF."""
+    return {
+        "brief": brief.name,
+        "title": brief.title,
+        "window": {
+            "start": brief.window.start.isoformat(),
+            "end": brief.window.end.isoformat(),
+            "timezone": brief.window.zone.key,
+        },
+        "generated_at": brief.generated_at.isoformat(),
+        "events": [event.model_dump(mode="json") for event in brief.events],
+    }
+
+
+def render_pdf(
+    brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
+) -> RenderedPdf:
+    """The brief as a PDF with title, author and creation date, and its events attached.
+
+    One layout pass: the page count comes from the rendered document that is written.
+    """
+    html = render_html(brief, template_dir=template_dir, author=author)
+    folders = template_folders(template_dir)
+    fetcher = TemplateFolderFetcher(folders)
+    document = HTML(string=html, base_url=f"{folders[0].resolve().as_uri()}/", url_fetcher=fetcher)
+    rendered = document.render()
+    rendered.metadata.title = document_title(brief)
+    rendered.metadata.authors = [author]
+    rendered.metadata.created = rendered.metadata.modified = w3c_time(brief.generated_at)
+    payload = json.dumps(events_document(brief), ensure_ascii=False, indent=1).encode()
+    created = brief.generated_at.astimezone(UTC)
+    attachment = Attachment(
+        string=payload,
+        name=EVENTS_ATTACHMENT,
+        description=f"Events of {document_title(brief)}",
+        created=created,
+        modified=created,
+        url_fetcher=fetcher,
+        relationship="Data",
+    )
+    data = rendered.write_pdf(attachments=[attachment])
+    return RenderedPdf(data=data, pages=len(rendered.pages))
