@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Container
 from datetime import datetime, timedelta
 
+from briefing.process import is_alive
 from briefing.run_outcomes import one_line
 from briefing.store import Store
 from briefing.store.db import now as utc_now
@@ -36,19 +37,9 @@ def is_orphaned(run: ScheduleRun, owner: Owner, working: Container[int], now: da
     """Whether a `running` run's owner is gone; `working` holds the ids `owner` is working on."""
     if run.owner_token == owner.token:
         return run.id not in working
-    if run.owner_host == owner.host and run.owner_pid and not _alive(run.owner_pid):
+    if run.owner_host == owner.host and run.owner_pid and not is_alive(run.owner_pid):
         return True
     return run.heartbeat_at is None or now - run.heartbeat_at > ORPHAN_AFTER
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Heartbeat:

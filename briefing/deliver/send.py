@@ -25,6 +25,7 @@ from briefing.deliver.message import prepare_mail, sender_address, slug
 from briefing.deliver.run import DeliveryCounts, Progress, SendRun
 from briefing.deliver.smtp import Connection, check_login_settings, describe
 from briefing.errors import BriefingError
+from briefing.process import is_alive
 from briefing.store import Store
 from briefing.store import subscribers as ledger
 from briefing.store.db import now
@@ -92,19 +93,9 @@ def dead_local_workers(workers: list[str]) -> list[str]:
     host, dead = socket.gethostname(), []
     for worker in workers:
         name, _, pid = worker.rpartition(":")
-        if name == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if name == host and pid.isdigit() and int(pid) != os.getpid() and not is_alive(int(pid)):
             dead.append(worker)
     return dead
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_outbox(
