@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from briefing.errors import ConfigError
+from briefing.errors import ConfigError, validation_problems
 
 DEFAULT_CATEGORIES = ["military", "diplomatic", "aid", "humanitarian", "other"]
 DEFAULT_BRIEF = "daily"
@@ -225,12 +225,8 @@ def _apply_environment(data: dict[str, Any], environ: dict[str, str]) -> None:
 
 
 def _describe(exc: ValidationError, source: str) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown setting"
-    return f"{source}: {where}: {message}"
+    where, message = validation_problems(exc, unknown="unknown setting")[0]
+    return f"{source}: {where.replace('(record)', '(top level)')}: {message}"
 
 
 def load_settings(

@@ -1,5 +1,12 @@
 """Errors a user can act on: each carries a one-line message naming what is wrong and where."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class BriefingError(Exception):
     """Base of every error the CLI reports as a one-line message and a non-zero exit."""
@@ -17,3 +24,22 @@ class InputError(BriefingError):
 
 class NotFoundError(BriefingError):
     """A named thing (edition, brief, subscriber) does not exist."""
+
+
+def validation_problems(
+    exc: ValidationError, unknown: str = "unknown field"
+) -> list[tuple[str, str]]:
+    """Each problem pydantic found as (field path, message) worded for a person."""
+    problems = []
+    for error in exc.errors():
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if error["type"] == "missing":
+            message = "required field is missing"
+        elif error["type"] == "extra_forbidden":
+            message = unknown
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        problems.append((path.lstrip(".") or "(record)", message))
+    return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from datetime import date, datetime, time
 from typing import Any
@@ -71,10 +72,11 @@ class Event(BaseModel):
             data = {**data, "id": derive_id(data)}
         return data
 
-    @field_validator("title", "summary")
+    @field_validator("title", "summary", mode="before")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return " ".join(value.split())
+    def _strip(cls, value: Any) -> Any:
+        """Runs before the length check, so a title of only spaces is refused, not stored empty."""
+        return " ".join(value.split()) if isinstance(value, str) else value
 
     @field_validator("occurred_at", mode="before")
     @classmethod
@@ -97,6 +99,8 @@ class Event(BaseModel):
             for name, number in value.items():
                 if isinstance(number, bool) or not isinstance(number, int | float):
                     raise ValueError(f"{name}: {number!r} is not a number")
+                if not math.isfinite(number):
+                    raise ValueError(f"{name}: {number!r} is not a finite number")
         return value
 
     @property

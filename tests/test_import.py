@@ -201,3 +201,47 @@ def test_add_rejects_unknown_category(cli):
     )
     assert result.code == 1
     assert "--category: 'sports' is not one of" in result.err
+
+
+def test_a_title_of_only_spaces_is_refused_not_stored_empty(cli, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{**GOOD, "title": " \n "}])
+    result = cli("events", "import", path)
+    assert result.code == 1
+    assert "a.jsonl:1: title: String should have at least 1 character" in result.err
+    assert cli("events", "list").code == 0
+
+
+def test_figures_must_be_finite(cli, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"occurred_at": "2024-10-26", "category": "aid", "title": "x", '
+                    '"figures": {"aid_value_usd": NaN}}\n')  # fmt: skip
+    result = cli("events", "import", path)
+    assert result.code == 1
+    assert "a.jsonl:1: figures: aid_value_usd: nan is not a finite number" in result.err
+    added = cli("events", "add", "--title", "x", "--category", "aid", "--occurred-at",
+                "2024-10-26", "--figure", "killed=inf")  # fmt: skip
+    assert added.code == 1
+    assert "--figure: killed: inf is not a finite number" in added.err
+
+
+def test_add_names_the_flag_at_fault(cli):
+    result = cli("events", "add", "--title", "x", "--category", "aid", "--occurred-at",
+                 "2024-10-26", "--source", "Wire|ftp://example.org/x")  # fmt: skip
+    assert result.code == 1
+    assert result.err.startswith("error: --source: 'ftp://example.org/x' is not an http")
+
+
+def test_csv_reports_every_bad_row(cli, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "occurred_at,category,title,figures.killed\n"
+        "2024-10-26,military,a,lots\n"
+        "2024-10-26,military,b,1,extra\n"
+        "2024-10-26,sport,c,2\n"
+    )
+    result = cli("events", "import", path)
+    assert result.code == 1
+    assert "bad.csv:2: figures.killed: 'lots' is not a number" in result.err
+    assert "bad.csv:3: more values than header columns" in result.err
+    assert "bad.csv:4: category: 'sport' is not one of" in result.err
+    assert "nothing was imported (3 bad records)" in result.err

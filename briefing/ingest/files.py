@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from briefing.config import Settings
-from briefing.errors import InputError
+from briefing.errors import InputError, validation_problems
 from briefing.event import Event
 
 FORMATS = ("json", "jsonl", "csv")
@@ -30,6 +30,7 @@ class Record:
     name: str
     where: str
     data: Any
+    problem: str | None = None
 
     @property
     def label(self) -> str:
@@ -70,31 +71,18 @@ def _summarise(errors: list[str], shown: int = 20) -> str:
 
 
 def _validate(record: Record, context: dict, errors: list[str]) -> Event | None:
+    if record.problem:
+        errors.append(f"{record.where}: {record.problem}")
+        return None
     if not isinstance(record.data, dict):
         errors.append(f"{record.where}: expected an object, found {type(record.data).__name__}")
         return None
     try:
         return Event.model_validate(record.data, context=context)
     except ValidationError as exc:
-        for error in exc.errors():
-            errors.append(f"{record.where}: {_field(error['loc'])}: {_message(error)}")
+        for field, message in validation_problems(exc):
+            errors.append(f"{record.where}: {field}: {message}")
         return None
-
-
-def _field(location: tuple) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".") or "(record)"
-
-
-def _message(error: dict) -> str:
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return "required field is missing"
-    if error["type"] == "extra_forbidden":
-        return "unknown field"
-    return message
 
 
 def _read_text(path: str) -> str:
@@ -159,11 +147,15 @@ def _csv_records(name: str, text: str) -> Iterator[Record]:
     for row in reader:
         where = f"{name}:{reader.line_num}"
         if None in row:
-            raise InputError(f"{where}: more values than header columns")
-        yield Record(name, where, _csv_event(row, where))
+            yield Record(name, where, None, "more values than header columns")
+            continue
+        try:
+            yield Record(name, where, _csv_event(row))
+        except ValueError as exc:
+            yield Record(name, where, None, str(exc))
 
 
-def _csv_event(row: dict[str, str], where: str) -> dict[str, Any]:
+def _csv_event(row: dict[str, str]) -> dict[str, Any]:
     """Nest `a.b` columns, split `;` lists, and read figures as numbers."""
     data: dict[str, Any] = {}
     source_names: list[str] = []
@@ -180,15 +172,13 @@ def _csv_event(row: dict[str, str], where: str) -> dict[str, Any]:
         elif column == "sources.url":
             source_urls = [item.strip() for item in value.split(";")]
         elif head == "figures" and rest:
-            data.setdefault("figures", {})[rest] = _csv_number(value, column, where)
+            data.setdefault("figures", {})[rest] = _csv_number(value, column)
         elif rest:
             data.setdefault(head, {})[rest] = value
         else:
             data[head] = value
     if source_urls and len(source_urls) != len(source_names):
-        raise InputError(
-            f"{where}: sources.url: {len(source_urls)} URLs for {len(source_names)} names"
-        )
+        raise ValueError(f"sources.url: {len(source_urls)} URLs for {len(source_names)} names")
     if source_names:
         urls = source_urls or [""] * len(source_names)
         data["sources"] = [
@@ -197,9 +187,9 @@ def _csv_event(row: dict[str, str], where: str) -> dict[str, Any]:
     return data
 
 
-def _csv_number(value: str, column: str, where: str) -> float | int:
+def _csv_number(value: str, column: str) -> float | int:
     try:
         number = float(value.replace(",", ""))
     except ValueError:
-        raise InputError(f"{where}: {column}: {value!r} is not a number") from None
+        raise ValueError(f"{column}: {value!r} is not a number") from None
     return int(number) if number.is_integer() else number

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from briefing.config import Settings
-from briefing.errors import InputError
+from briefing.errors import InputError, validation_problems
 from briefing.event import Event
 
 
@@ -38,6 +38,15 @@ def event_from_options(settings: Settings, options: dict[str, Any]) -> Event:
     try:
         return Event.model_validate(record, context=context)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "event"
-        raise InputError(f"{flag}: {error['msg'].removeprefix('Value error, ')}") from None
+        field, message = validation_problems(exc)[0]
+        raise InputError(f"{_flag(field)}: {message}") from None
+
+
+_FLAGS = {"location.country": "--country", "location.place": "--place", "id": "--id"}
+_LIST_FLAGS = {"figures": "--figure", "sources": "--source", "actors": "--actor", "tags": "--tag"}
+
+
+def _flag(field: str) -> str:
+    """The `events add` option a validation error is about."""
+    head = field.split(".")[0].split("[")[0]
+    return _FLAGS.get(field) or _LIST_FLAGS.get(head) or "--" + head.replace("_", "-")
