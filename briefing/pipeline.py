@@ -124,9 +124,14 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
             session.add(edition)
     except IntegrityError:
         placed.path.unlink(missing_ok=True)
+        if slot is None:
+            raise
         log.info("edition for %s at %s was made by another process", brief.name, slot)
         with store.session() as session:
             return edition_for_slot(session, brief.name, slot)
+    except BaseException:
+        placed.path.unlink(missing_ok=True)
+        raise
     log.info(
         "edition %s of %s: %s (%d events)", edition.id, brief.name, placed.path, len(brief.events)
     )
