@@ -98,3 +98,10 @@ def test_figures_change_against_the_previous_window(cli):
 def test_since_and_date_together_is_a_usage_error(cli):
     result = cli("generate", "--date", "2024-10-26", "--since", "2024-10-25")
     assert result.code == 2
+
+
+def test_out_into_a_missing_folder_is_refused_before_anything_is_made(cli, tmp_path):
+    result = cli("generate", "--date", "2024-10-26", "--out", str(tmp_path / "no" / "x.pdf"))
+    assert result.code == 2
+    assert "--out" in result.err and "does not exist" in result.err
+    assert json.loads(cli("archive", "list", "--json").out) == []

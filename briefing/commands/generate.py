@@ -40,6 +40,8 @@ def generate(
 
     if day and (since or until):
         raise click.UsageError("--date cannot be combined with --since/--until")
+    if out and not out.is_dir() and not out.parent.is_dir():
+        raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="--out")
     chosen: date | None = day.date() if day else None
     with _status(app, "Rendering brief…"):
         edition = generate_edition(
