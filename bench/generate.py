@@ -58,9 +58,10 @@ def synthetic_events(count: int, day: datetime) -> list[dict]:
     return events
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+    """Wall time and output of one whole process, run in `cwd` so no briefing.toml is read."""
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=True)
     return time.perf_counter() - started, done.stdout
 
 
@@ -73,22 +74,29 @@ def measure(count: int, rounds: int) -> dict[str, float]:
         events = work / "events.json"
         events.write_text(json.dumps(synthetic_events(count, datetime(2024, 10, 26, tzinfo=UTC))))
         briefing = [str(BIN / "briefing"), "--quiet"]
-        subprocess.run([*briefing, "events", "import", str(events)], env=env, check=True)
+        subprocess.run([*briefing, "events", "import", str(events)], env=env, check=True, cwd=work)
         window = ["--date", "2024-10-26"]
-        _, html_json = run([*briefing, "generate", *window, "--format", "html", "--json"], env)
+        _, html_json = run(
+            [*briefing, "generate", *window, "--format", "html", "--json"], env, work
+        )
         html = json.loads(html_json)["path"]
         templates = str(ROOT / "templates")
         bare_cmd = [sys.executable, "-c", BARE, html, templates + "/", str(work / "bare.pdf")]
         ours_cmd = [*briefing, "generate", *window, "--json"]
-        run(bare_cmd, env)
-        run(ours_cmd, env)
+        run(bare_cmd, env, work)
+        run(ours_cmd, env, work)
         ours, bare = [], []
         for _ in range(rounds):
-            bare.append(run(bare_cmd, env)[0])
-            elapsed, output = run(ours_cmd, env)
+            bare.append(run(bare_cmd, env, work)[0])
+            elapsed, output = run(ours_cmd, env, work)
             ours.append(elapsed)
-        pages = json.loads(output)["pages"]
-    return {"ours": statistics.median(ours), "bare": statistics.median(bare), "pages": pages}
+        made = json.loads(output)
+    return {
+        "ours": statistics.median(ours),
+        "bare": statistics.median(bare),
+        "pages": made["pages"],
+        "events": made["events"],
+    }
 
 
 def main() -> None:
@@ -105,7 +113,7 @@ def main() -> None:
         verdict = "ok" if ratio <= target else "MISSED"
         failed |= ratio > target
         print(
-            f"{count:>6} {result['pages']:>5} {result['ours']:>11.3f} {result['bare']:>14.3f} "
+            f"{result['events']:>6} {result['pages']:>5} {result['ours']:>11.3f} {result['bare']:>14.3f} "
             f"{ratio:>6.2f} <= {target:.2f} {verdict}"
         )
     sys.exit(1 if failed else 0)

@@ -121,6 +121,7 @@ class SmtpSettings(_Model):
     claim_timeout: timedelta = timedelta(minutes=10)
 
     _claim = field_validator("claim_timeout", mode="before")(parse_duration)
+    _oauth2 = field_validator("oauth2_file")(lambda v: v.expanduser() if v else v)
 
 
 class FeedSpec(_Model):
@@ -152,6 +153,13 @@ class Settings(_Model):
     lexicon: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     _zone = field_validator("timezone")(_check_zone)
+
+    @field_validator("public_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value and not value.startswith("https://"):
+            raise ValueError(f"{value!r} must start with https:// (one-click unsubscribe needs it)")
+        return value.rstrip("/") if value else value
 
     @property
     def db_url(self) -> str:
@@ -193,7 +201,7 @@ ENVIRONMENT = {
     "BRIEFING_SMTP_PASSWORD": ("smtp", "password"),
     "BRIEFING_MAIL_FROM": ("smtp", "from_address"),
 }
-_FILE_PATHS = ("output_dir", "template_dir")
+_FILE_PATHS = ((None, "output_dir"), (None, "template_dir"), ("smtp", "oauth2_file"))
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -209,9 +217,10 @@ def _read_file(path: Path) -> dict[str, Any]:
             f"{path}: smtp.password: passwords do not belong in files; "
             "set BRIEFING_SMTP_PASSWORD or smtp.use_keyring = true"
         )
-    for key in _FILE_PATHS:
-        if key in data and not Path(data[key]).is_absolute():
-            data[key] = str(path.parent / data[key])
+    for section, key in _FILE_PATHS:
+        table = data.get(section, {}) if section else data
+        if key in table and not Path(table[key]).expanduser().is_absolute():
+            table[key] = str(path.parent / table[key])
     return data
 
 

@@ -71,6 +71,7 @@ def test_briefs_are_named_and_validated(tmp_path):
         ("[briefs.a]\ncatch_up = 'soon'\n", "briefs.a.catch_up: 'soon' is not a duration"),
         ("timezone = \n", "briefing.toml: "),
         ("[briefs.a]\nschedule = 'every day'\n", "briefs.a.schedule: 'every day' is not a cron"),
+        ("public_url = 'http://example.org'\n", "public_url: 'http://example.org' must start"),
         ("[figures.x]\nlabel = 'X'\naggregate = 'mean'\n", "figures.x.aggregate:"),
     ],
 )
@@ -91,3 +92,12 @@ def test_cli_reports_config_errors_with_exit_1(cli, tmp_path):
     result = cli("events", "list")
     assert result.code == 1
     assert result.err.startswith("error: briefing.toml: timezone: 'Mars/Olympus'")
+
+
+def test_paths_in_the_file_are_relative_to_it(tmp_path):
+    path = write(tmp_path, 'template_dir = "look"\n[smtp]\noauth2_file = "secrets/oauth.json"\n')
+    settings = load_settings(path, {})
+    assert settings.template_dir == tmp_path / "look"
+    assert settings.smtp.oauth2_file == tmp_path / "secrets" / "oauth.json"
+    home = load_settings(write(tmp_path, '[smtp]\noauth2_file = "~/oauth.json"\n'), {})
+    assert home.smtp.oauth2_file == Path("~/oauth.json").expanduser()

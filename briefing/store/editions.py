@@ -51,12 +51,6 @@ class Edition(Base):
         }
 
 
-def add_edition(session: Session, edition: Edition) -> Edition:
-    session.add(edition)
-    session.flush()
-    return edition
-
-
 def get_edition(session: Session, edition_id: int) -> Edition:
     edition = session.get(Edition, edition_id)
     if edition is None:

@@ -114,11 +114,3 @@ def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
 def get_event(session: Session, event_id: str) -> Event | None:
     row = session.get(EventRow, event_id)
     return row.to_event() if row else None
-
-
-def delete_event(session: Session, event_id: str) -> bool:
-    row = session.get(EventRow, event_id)
-    if row is None:
-        return False
-    session.delete(row)
-    return True
