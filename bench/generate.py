@@ -113,8 +113,8 @@ def main() -> None:
         verdict = "ok" if ratio <= target else "MISSED"
         failed |= ratio > target
         print(
-            f"{result['events']:>6} {result['pages']:>5} {result['ours']:>11.3f} {result['bare']:>14.3f} "
-            f"{ratio:>6.2f} <= {target:.2f} {verdict}"
+            f"{result['events']:>6} {result['pages']:>5} {result['ours']:>11.3f} "
+            f"{result['bare']:>14.3f} {ratio:>6.2f} <= {target:.2f} {verdict}"
         )
     sys.exit(1 if failed else 0)
 
