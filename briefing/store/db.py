@@ -138,10 +138,14 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 def ensure_current(engine: Engine) -> None:
     """Upgrade the schema if it is behind; cheap when it is current."""
     if applied_heads(engine) != migration_heads():
+        from alembic.util import CommandError
+
         try:
             apply_migrations(engine)
         except OperationalError as exc:
             raise BriefingError(f"database {engine.url!r}: {exc.orig}") from None
+        except CommandError as exc:
+            raise BriefingError(f"database {engine.url!r}: cannot migrate: {exc}") from None
 
 
 class Store:
