@@ -320,3 +320,44 @@ def test_notice_reaches_the_admins_as_plain_text(settings, server, mailbox):
     assert message["Subject"] == "Run failed"
     assert message.get_content_type() == "text/plain"
     assert message.get_content().strip() == "The 07:00 brief failed."
+
+
+def test_nobody_who_left_is_mailed_when_failed_deliveries_are_retried(settings, store, mailbox):
+    from briefing.store.subscribers import unsubscribe
+    from tests.smtp_fixtures import SmtpServer
+
+    down = SmtpServer(mailbox)
+    settings = with_smtp(settings, down.port)
+    edition = make_edition(settings, store)
+    readers = people(3)
+    subscribe(store, readers)
+    first = send_edition(settings, store, edition.id)
+    assert first.failed == 3
+    with store.session() as session:
+        unsubscribe(session, email=readers[0])
+        unsubscribe(session, email=readers[1], brief="daily")
+
+    down.start()
+    try:
+        second = send_edition(settings, store, edition.id)
+    finally:
+        down.stop()
+
+    assert mailbox.addresses() == [readers[2]]
+    assert (second.sent, second.failed, second.remaining) == (1, 0, 0)
+    rows = ledger(store, edition.id)
+    assert rows[readers[0]].status == rows[readers[1]].status == "cancelled"
+
+
+def test_an_html_edition_is_not_mailed_as_a_pdf(settings, store, server, mailbox):
+    from datetime import date
+
+    from briefing.errors import BriefingError
+    from briefing.pipeline import generate_edition
+
+    settings = with_smtp(settings, server.port)
+    subscribe(store, people(1))
+    html = generate_edition(settings, store, day=date(2024, 10, 26), fmt="html")
+    with pytest.raises(BriefingError, match=f"edition {html.id} is HTML, not a PDF"):
+        send_edition(settings, store, html.id)
+    assert mailbox.received == []

@@ -16,7 +16,7 @@ def deliveries() -> None:
 @click.option("--edition", "edition_id", type=int, metavar="ID", help="Only this edition.")
 @click.option(
     "--status",
-    type=click.Choice(["pending", "sending", "sent", "failed", "bounced"]),
+    type=click.Choice(["pending", "sending", "sent", "failed", "bounced", "cancelled"]),
     help="Only this status.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")

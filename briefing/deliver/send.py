@@ -55,12 +55,18 @@ def send_edition(
     """
     with store.session() as session:
         edition = get_edition(session, edition_id)
+    if edition.format != "pdf":
+        raise DeliveryError(
+            f"edition {edition.id} is {edition.format.upper()}, not a PDF; "
+            "send a PDF edition (briefing generate makes one by default)"
+        )
     mail = _prepare(settings, store, edition)
     if dry_run:
         return write_outbox(settings, store, edition, mail)
     check_login_settings(settings.smtp)
     with store.session() as session:
         added = ledger.ensure_deliveries(session, edition.id, edition.brief)
+        cancelled = ledger.cancel_unwanted(session, edition.id, edition.brief)
     with store.session() as session:
         retried = ledger.requeue_failed(session, edition.id)
     with store.session() as session:
@@ -68,9 +74,11 @@ def send_edition(
     with store.session() as session:
         released = ledger.release_claims(session, edition.id, workers=dead)
     log.info(
-        "edition %s: %d new deliveries, %d failed ones retried, %d claims of dead senders freed",
+        "edition %s: %d new deliveries, %d cancelled (unsubscribed), %d failed ones retried, "
+        "%d claims of dead senders freed",
         edition.id,
         added,
+        cancelled,
         retried,
         released,
     )

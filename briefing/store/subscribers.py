@@ -37,7 +37,8 @@ from briefing.store.db import Base, UTCDateTime, now
 ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
 SUBSCRIBER_STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED, BOUNCED)
+CANCELLED = "cancelled"
+DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED, BOUNCED, CANCELLED)
 TOKEN_LENGTH = 32
 
 
@@ -300,6 +301,31 @@ def ensure_deliveries(session: Session, edition_id: int, brief: str) -> int:
     ]
     statement = _insert(session, Delivery).from_select(columns, chosen).on_conflict_do_nothing()
     return session.execute(statement).rowcount or 0
+
+
+def cancel_unwanted(session: Session, edition_id: int, brief: str) -> int:
+    """Cancel deliveries not yet made to anyone who has since unsubscribed, bounced or left
+    the brief, so that no retry mails them; how many."""
+    wanted = (
+        select(Subscriber.id)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.brief == brief, Subscriber.status == ACTIVE)
+    )
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.edition_id == edition_id,
+            Delivery.status.in_((PENDING, FAILED)),
+            Delivery.subscriber_id.not_in(wanted),
+        )
+        .values(
+            status=CANCELLED,
+            last_error="the subscriber no longer receives this brief",
+            next_attempt_at=None,
+            updated_at=now(),
+        )
+    )
+    return result.rowcount or 0
 
 
 def requeue_failed(session: Session, edition_id: int) -> int:
