@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -149,3 +149,22 @@ def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Bri
     with store.session() as session:
         events = events_by_id(session, edition.event_ids)
         return _compose(session, settings, name, spec, window, edition.created_at, events)
+
+
+def edition_to_send(settings: Settings, store: Store, brief: str | None = None) -> Edition:
+    """The brief's latest PDF edition, generated first when none covers its newest slot.
+
+    The newest slot is the latest time the brief's schedule fell due (within a week); an
+    edition whose window reaches it is current. Without a recent slot any edition is current.
+    """
+    from briefing.slots import parse_schedule
+
+    name, spec = settings.brief(brief)
+    schedule = parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")
+    slot = schedule.latest(datetime.now(UTC), timedelta(days=7))
+    with store.session() as session:
+        edition = latest_edition(session, name)
+    if edition is None or (slot is not None and edition.window_end < slot):
+        log.info("no edition of %s for the slot %s; generating one", name, slot)
+        edition = generate_edition(settings, store, name)
+    return edition

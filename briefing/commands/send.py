@@ -26,12 +26,13 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
     was not sent goes out. Exits 1 when deliveries are left failed.
     """
     from briefing.deliver import DeliveryError, send_edition
-    from briefing.deliver.send import current_edition, outbox_folder
+    from briefing.deliver.send import outbox_folder
+    from briefing.pipeline import edition_to_send
     from briefing.store.editions import get_edition
     from briefing.store.subscribers import list_deliveries
 
     if edition_id is None:
-        edition = current_edition(app.settings, app.store, brief)
+        edition = edition_to_send(app.settings, app.store, brief)
     else:
         with app.store.session() as session:
             edition = get_edition(session, edition_id)

@@ -14,7 +14,6 @@ import smtplib
 import socket
 import tempfile
 import threading
-from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -29,7 +28,7 @@ from briefing.process import is_alive
 from briefing.store import Store
 from briefing.store import subscribers as ledger
 from briefing.store.db import now
-from briefing.store.editions import Edition, get_edition, latest_edition
+from briefing.store.editions import Edition, get_edition
 
 log = logging.getLogger(__name__)
 
@@ -170,23 +169,3 @@ def send_notice(settings: Settings, recipients: list[str], subject: str, text: s
         connection.close()
     if problems:
         raise DeliveryError(f"notice not delivered to {'; '.join(problems)}")
-
-
-def current_edition(settings: Settings, store: Store, brief: str | None) -> Edition:
-    """The latest edition of the brief, generated first when none covers its newest slot.
-
-    The newest slot is the latest time the brief's schedule fell due (within a week); an
-    edition whose window reaches it is current. Without a recent slot any edition is current.
-    """
-    from briefing.pipeline import generate_edition
-    from briefing.slots import parse_schedule
-
-    name, spec = settings.brief(brief)
-    schedule = parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")
-    slot = schedule.latest(now(), timedelta(days=7))
-    with store.session() as session:
-        edition = latest_edition(session, name)
-    if edition is None or (slot is not None and edition.window_end < slot):
-        log.info("no edition of %s for the slot %s; generating one", name, slot)
-        edition = generate_edition(settings, store, name)
-    return edition
