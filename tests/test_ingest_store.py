@@ -53,6 +53,26 @@ def test_seed_article_is_stored_and_a_rerun_updates(settings, store):
     assert attack.classification["matched"]["military"]
 
 
+def test_a_rerun_keeps_what_a_reviewer_changed(settings, store):
+    from briefing.store.events import upsert_events
+
+    _ingest(settings, store, seed_article(), "Seed", SEED_PUBLISHED)
+    attack = next(e for e in _all(store) if e.figures.get("drones_launched") == 116)
+    reviewed = attack.model_copy(
+        update={"title": "Overnight: 116 drones, 3 missiles", "importance": 5, "tags": ["top"]}
+    )
+    with store.session() as session:
+        upsert_events(session, [reviewed])
+    _ingest(settings, store, seed_article(), "Seed again", SEED_PUBLISHED, url="https://x.example")
+
+    with store.session() as session:
+        from briefing.store.events import get_event
+
+        kept = get_event(session, attack.id)
+    assert (kept.title, kept.importance, kept.tags) == (reviewed.title, 5, ["top"])
+    assert {source.name for source in kept.sources} == {"Seed", "Seed again"}
+
+
 def test_same_development_from_two_sources_is_one_event(settings, store):
     _ingest(settings, store, REUTERS, "Reuters", url="https://reuters.example/a")
     second = _ingest(settings, store, AP, "AP", url="https://ap.example/b")

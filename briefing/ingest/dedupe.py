@@ -2,7 +2,7 @@
 
 Two reports are the same development when they fall on the same local day, share a category,
 and either their titles say much the same or their figures agree. A re-run of the same article
-yields the same ids and updates its events, keeping the sources other articles added.
+yields the same ids: its events keep what a reviewer set and gain any new source or figure.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> S
     for event in events:
         stored = pending.get(event.id) or get_event(session, event.id)
         if stored is not None:
-            pending[event.id] = combine(event, stored)
+            # The stored event may have been reviewed (title, importance, tags): it wins.
+            pending[event.id] = combine(stored, event)
             ids.append(event.id)
             updated += 1
             continue
