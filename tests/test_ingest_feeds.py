@@ -233,3 +233,33 @@ def test_cli_feed_and_text(cli, tmp_path, wire):
     assert stored.code == 1
     assert f"error: {empty}: empty input" in stored.err
     assert "1 added" in stored.err
+
+
+def test_a_server_trickling_bytes_is_cut_off_at_the_time_limit(web):
+    from briefing.errors import InputError
+    from briefing.ingest.feeds import fetch
+
+    def trickle(_request: Request) -> Response:
+        def body():
+            for _ in range(40):
+                time.sleep(0.25)
+                yield b"x"
+
+        return Response(body(), content_type="text/html")
+
+    web.expect_request("/trickle").respond_with_handler(trickle)
+    started = time.monotonic()
+    with pytest.raises(InputError, match="no complete answer within 1 s"):
+        fetch(web.url_for("/trickle"), timeout=1.0)
+    assert time.monotonic() - started < 5  # the 40 bytes alone would take 10 s
+
+
+def test_a_configured_feed_without_a_source_cites_the_feed_title(tmp_path, database_url, wire):
+    feeds = {"wire": {"url": wire.url_for("/feed.xml")}}
+    settings = make_settings(tmp_path, database_url, feeds=feeds)
+    store = Store(settings.db_url)
+    try:
+        poll_feeds(settings, store, timeout=TIMEOUT)
+        assert {e.sources[0].name for e in _events(store)} == {"Test Wire"}
+    finally:
+        store.dispose()

@@ -102,7 +102,7 @@ def _read_limited(response, url: str, deadline: float, timeout: float, max_bytes
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise InputError(f"{url}: larger than the limit of {max_bytes} bytes")
     chunks, size = [], 0
-    while chunk := response.read(64 * 1024):
+    while chunk := response.read1(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
             raise InputError(f"{url}: larger than the limit of {max_bytes} bytes")
@@ -265,7 +265,7 @@ def poll_feeds(
             settings,
             store,
             spec.url,
-            source=spec.source or name,
+            source=spec.source,
             timeout=timeout,
             max_bytes=max_bytes,
             progress=progress,
