@@ -211,16 +211,22 @@ def document_title(brief: Brief) -> str:
 
 def render_html(brief: Brief, *, template_dir: Path | None = None, author: str = "briefing") -> str:
     """The brief as one self-contained HTML page (its stylesheet inlined)."""
-    environment = template_environment(template_dir)
+    return render_template(
+        template_environment(template_dir),
+        MAIN_TEMPLATE,
+        brief=brief,
+        author=author,
+        document_title=document_title(brief),
+        figure_specs={figure.name: figure for figure in brief.figures},
+        headings={section.category: section.heading for section in brief.sections},
+        created=w3c_time(brief.generated_at),
+    )
+
+
+def render_template(environment: jinja2.Environment, name: str, **context: Any) -> str:
+    """One template rendered; a broken or missing template is a ConfigError saying where."""
     try:
-        return environment.get_template(MAIN_TEMPLATE).render(
-            brief=brief,
-            author=author,
-            document_title=document_title(brief),
-            figure_specs={figure.name: figure for figure in brief.figures},
-            headings={section.category: section.heading for section in brief.sections},
-            created=w3c_time(brief.generated_at),
-        )
+        return environment.get_template(name).render(**context)
     except TemplateNotFoundError:
         raise
     except jinja2.TemplateSyntaxError as exc:

@@ -234,3 +234,21 @@ def test_a_rate_limit_spaces_the_messages(settings, store, server, mailbox):
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(gaps) == 3 and min(gaps) > 0.03, gaps
+
+
+def test_a_missing_email_template_names_every_folder_searched(settings, store, tmp_path):
+    from briefing.deliver.message import prepare_mail
+    from briefing.errors import ConfigError
+    from briefing.pipeline import brief_for_edition, edition_file
+
+    edition = make_edition(settings, store)
+    mine = tmp_path / "mine"
+    (mine / "email").mkdir(parents=True)
+    (mine / "email" / "brief.txt").write_text('{% include "email/footer.txt" %}\n')
+    settings = settings.model_copy(update={"template_dir": mine})
+    with pytest.raises(ConfigError) as caught:
+        prepare_mail(
+            settings, brief_for_edition(settings, store, edition), edition_file(settings, edition)
+        )
+    assert "'email/footer.txt' not found" in str(caught.value)
+    assert f"searched: {mine}" in str(caught.value)

@@ -22,6 +22,7 @@ from briefing.compose import Brief
 from briefing.config import Settings
 from briefing.deliver.mail import EditionMail, header_text
 from briefing.errors import ConfigError
+from briefing.render import render_template, template_environment
 from briefing.store.subscribers import TOKEN_LENGTH
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,8 @@ def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMai
         "public_url": settings.public_url,
     }
     environment = _environment(settings)
-    text = _render(environment, TEXT_TEMPLATE, context)
-    html = inline_css(_render(environment, HTML_TEMPLATE, context))
+    text = render_template(environment, TEXT_TEMPLATE, **context)
+    html = inline_css(render_template(environment, HTML_TEMPLATE, **context))
     return EditionMail(
         subject=context["subject"],
         sender=sender,
@@ -120,20 +121,7 @@ def sender_address(name: str, address: str) -> Address:
 
 
 def _environment(settings: Settings) -> jinja2.Environment:
-    from briefing.render import template_environment
-
     return template_environment(settings.template_dir)
-
-
-def _render(environment: jinja2.Environment, name: str, context: dict) -> str:
-    try:
-        return environment.get_template(name).render(context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from None
-    except jinja2.TemplateNotFound:
-        raise ConfigError(f"template {name} not found") from None
-    except jinja2.TemplateError as exc:
-        raise ConfigError(f"{name}: {exc.message or exc}") from None
 
 
 def inline_css(html: str) -> str:
