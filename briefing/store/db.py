@@ -51,6 +51,14 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def insert_ignoring_duplicates(session: Session, table):
+    """An INSERT that skips rows clashing with a unique key (ON CONFLICT DO NOTHING)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

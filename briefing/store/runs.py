@@ -22,10 +22,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from briefing.store.db import Base, UTCDateTime
+from briefing.store.db import Base, UTCDateTime, insert_ignoring_duplicates
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -202,7 +201,6 @@ def add_skipped(
     """Record slots that were never run; a slot someone else recorded meanwhile is kept."""
     if not slots:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     rows = [
         {
             "brief": brief,
@@ -216,8 +214,7 @@ def add_skipped(
         }
         for slot in slots
     ]
-    statement = dialect.insert(ScheduleRun).values(rows).on_conflict_do_nothing()
-    session.execute(statement)
+    session.execute(insert_ignoring_duplicates(session, ScheduleRun).values(rows))
 
 
 def open_runs(session: Session, brief: str) -> list[ScheduleRun]:

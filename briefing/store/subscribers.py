@@ -28,11 +28,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from briefing.errors import NotFoundError
-from briefing.store.db import Base, UTCDateTime, now
+from briefing.store.db import Base, UTCDateTime, insert_ignoring_duplicates, now
 
 ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
 SUBSCRIBER_STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
@@ -261,11 +260,6 @@ def mark_subscriber_bounced(session: Session | Connection, subscriber_id: int) -
 # --- the delivery ledger -----------------------------------------------------------------
 
 
-def _insert(session: Session, table):
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def ensure_deliveries(session: Session, edition_id: int, brief: str) -> int:
     """A pending ledger row for each active subscriber of the brief who has none; how many new.
 
@@ -299,7 +293,7 @@ def ensure_deliveries(session: Session, edition_id: int, brief: str) -> int:
         "created_at",
         "updated_at",
     ]
-    statement = _insert(session, Delivery).from_select(columns, chosen).on_conflict_do_nothing()
+    statement = insert_ignoring_duplicates(session, Delivery).from_select(columns, chosen)
     return session.execute(statement).rowcount or 0
 
 
