@@ -10,7 +10,6 @@ import json
 import mimetypes
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,15 @@ from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from briefing.compose import Brief
-from briefing.render import document_title, render_html, template_folders, w3c_time
+from briefing.render import (
+    RenderedPdf,
+    document_title,
+    render_html,
+    template_folders,
+    w3c_time,
+)
 
 EVENTS_ATTACHMENT = "events.json"
-
-
-@dataclass(frozen=True)
-class RenderedPdf:
-    data: bytes
-    pages: int
 
 
 class TemplateFolderFetcher(URLFetcher):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,13 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from briefing.archive import write_edition_file
 from briefing.compose import Brief, compose_brief
 from briefing.config import BriefSpec, Settings
-from briefing.render import render_html
+from briefing.render import RenderedPdf, render_html
 from briefing.store import Store
 from briefing.store.editions import Edition, edition_for_slot, latest_edition
 from briefing.store.events import EventRow, events_between, events_by_id
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
+PdfRenderer = Callable[..., RenderedPdf]
 
 
 def generate_edition(
@@ -33,11 +35,13 @@ def generate_edition(
     slot: datetime | None = None,
     fmt: str = "pdf",
     now: datetime | None = None,
+    render_pdf: PdfRenderer | None = None,
 ) -> Edition:
     """Compose, render and archive one edition, and record it.
 
     With `slot` (a scheduled edition) the window ends at the slot, and the call is idempotent:
     the edition already made for that slot is returned, even when another process races us.
+    `render_pdf` replaces the in-process renderer (the CLI passes a pre-started worker's).
     """
     name, spec = settings.brief(brief)
     zone = settings.brief_zone(spec)
@@ -47,7 +51,7 @@ def generate_edition(
             return existing
         window = _window_for(session, name, spec, zone, since, until, day, slot, now)
         composed = _compose(session, settings, name, spec, window, now)
-    data, pages = _render(settings, composed, fmt)
+    data, pages = _render(settings, composed, fmt, render_pdf)
     return _archive(settings, store, composed, data, pages, fmt, slot)
 
 
@@ -93,12 +97,14 @@ def _compose(
     )
 
 
-def _render(settings: Settings, brief: Brief, fmt: str) -> tuple[bytes, int]:
+def _render(
+    settings: Settings, brief: Brief, fmt: str, render_pdf: PdfRenderer | None
+) -> tuple[bytes, int]:
     if fmt == "html":
         html = render_html(brief, template_dir=settings.template_dir, author=settings.author)
         return html.encode(), 0
-    from briefing.pdf import render_pdf
-
+    if render_pdf is None:
+        from briefing.pdf import render_pdf
     pdf = render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
     return pdf.data, pdf.pages
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,21 @@ class TemplateNotFoundError(ConfigError, jinja2.TemplateNotFound):
     """A template is in none of the folders; still a TemplateNotFound for `ignore missing`."""
 
     def __init__(self, name: str, folders: Sequence[Path]) -> None:
+        self.folders = list(folders)
         searched = ", ".join(str(folder) for folder in folders)
         jinja2.TemplateNotFound.__init__(
             self, name, f"template {name!r} not found; searched: {searched}"
         )
+
+    def __reduce__(self) -> tuple:
+        """Rebuilt from its own arguments when it crosses from a rendering process."""
+        return (type(self), (self.name, self.folders))
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
 
 
 class _TemplateLoader(jinja2.ChoiceLoader):

@@ -105,3 +105,15 @@ def test_out_into_a_missing_folder_is_refused_before_anything_is_made(cli, tmp_p
     assert result.code == 2
     assert "--out" in result.err and "does not exist" in result.err
     assert json.loads(cli("archive", "list", "--json").out) == []
+
+
+def test_a_broken_user_template_is_one_line_naming_the_folders(cli, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "brief.html").write_text('{% extends "default:brief.html" %}{% include "nope.html" %}')
+    (tmp_path / "briefing.toml").write_text(f'template_dir = "{mine}"\n')
+    result = cli("generate", "--date", "2024-10-26")
+    assert result.code == 1
+    assert result.err.startswith("error: template 'nope.html' not found; searched: ")
+    assert str(mine) in result.err and len(result.err.strip().splitlines()) == 1
+    assert json.loads(cli("archive", "list", "--json").out) == []

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from briefing.config import Settings, load_settings
-from briefing.store import Store
+if TYPE_CHECKING:
+    from briefing.config import Settings
+    from briefing.store import Store
 
 
 class App:
-    """The state of one CLI invocation; settings and the store are opened on first use."""
+    """The state of one CLI invocation; settings and the store are opened on first use.
+
+    Their modules are imported only then too, so a command can start other work first.
+    """
 
     def __init__(self, config_path: str | None = None, quiet: bool = False) -> None:
         self.config_path = config_path
@@ -22,10 +26,14 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
+        from briefing.config import load_settings
+
         return load_settings(self.config_path)
 
     @cached_property
     def store(self) -> Store:
+        from briefing.store import Store
+
         return Store(self.settings.db_url)
 
     def close(self) -> None:

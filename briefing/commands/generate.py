@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -36,16 +37,24 @@ def generate(
     as_json: bool,
 ) -> None:
     """Compose, render and archive an edition; print its path."""
-    from briefing.pipeline import edition_file, generate_edition
-
     if day and (since or until):
         raise click.UsageError("--date cannot be combined with --since/--until")
     if out and not out.is_dir() and not out.parent.is_dir():
         raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="--out")
     chosen: date | None = day.date() if day else None
-    with _status(app, "Rendering brief…"):
+    with _pdf_renderer(fmt) as render_pdf, _status(app, "Rendering brief…"):
+        # Imported only now, while the renderer's process is already loading WeasyPrint.
+        from briefing.pipeline import edition_file, generate_edition
+
         edition = generate_edition(
-            app.settings, app.store, brief, since=since, until=until, day=chosen, fmt=fmt
+            app.settings,
+            app.store,
+            brief,
+            since=since,
+            until=until,
+            day=chosen,
+            fmt=fmt,
+            render_pdf=render_pdf,
         )
     path = edition_file(app.settings, edition).resolve()
     if out:
@@ -71,10 +80,20 @@ def generate(
         click.echo(path)
 
 
+@contextmanager
+def _pdf_renderer(fmt: str):
+    """For a PDF, a renderer whose process starts loading WeasyPrint before anything else."""
+    if fmt != "pdf":
+        yield None
+        return
+    from briefing.pdf_worker import PdfWorker
+
+    with PdfWorker() as worker:
+        yield worker.render_pdf
+
+
 def _status(app: App, message: str):
     """A spinner on a terminal; nothing when quiet or piped."""
-    from contextlib import nullcontext
-
     if app.quiet:
         return nullcontext()
     from rich.console import Console
