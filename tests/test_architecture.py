@@ -30,6 +30,7 @@ FORBIDDEN = {
         "briefing.store", "briefing.ingest", "briefing.render", "briefing.archive", "sqlalchemy",
         "weasyprint", "jinja2", *LATER_STEPS,
     },
+    "briefing.pdf_worker": {"briefing.store", "sqlalchemy", "weasyprint", *LATER_STEPS},
     "briefing.pdf": {
         "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
     },
