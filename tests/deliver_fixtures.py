@@ -112,3 +112,26 @@ def briefing_process(config: Path, output: Path, *args: str, database_url: str |
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def edition_record(store: Store, *, brief: str = "daily") -> int:
+    """An edition row only (no file): enough for the ledger's own tests; its id."""
+    from datetime import UTC, datetime
+
+    moment = datetime(2024, 10, 26, 21, tzinfo=UTC)
+    with store.session() as session:
+        edition = Edition(
+            brief=brief,
+            title="Situation Brief",
+            window_start=moment.replace(day=25),
+            window_end=moment,
+            timezone="Europe/Kyiv",
+            path="daily/2024-10-26.pdf",
+            sha256="0" * 64,
+            size=0,
+            pages=1,
+            event_ids=[],
+        )
+        session.add(edition)
+        session.flush()
+        return edition.id

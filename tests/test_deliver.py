@@ -12,7 +12,8 @@ from pypdf import PdfReader
 
 from briefing.config import BriefSpec
 from briefing.deliver import send_edition, send_notice
-from briefing.store.subscribers import list_deliveries, list_subscribers
+from briefing.store.deliveries import list_deliveries
+from briefing.store.subscribers import list_subscribers
 from tests.deliver_fixtures import (
     PUBLIC_URL,
     SENDER,
@@ -320,33 +321,6 @@ def test_notice_reaches_the_admins_as_plain_text(settings, server, mailbox):
     assert message["Subject"] == "Run failed"
     assert message.get_content_type() == "text/plain"
     assert message.get_content().strip() == "The 07:00 brief failed."
-
-
-def test_nobody_who_left_is_mailed_when_failed_deliveries_are_retried(settings, store, mailbox):
-    from briefing.store.subscribers import unsubscribe
-    from tests.smtp_fixtures import SmtpServer
-
-    down = SmtpServer(mailbox)
-    settings = with_smtp(settings, down.port)
-    edition = make_edition(settings, store)
-    readers = people(3)
-    subscribe(store, readers)
-    first = send_edition(settings, store, edition.id)
-    assert first.failed == 3
-    with store.session() as session:
-        unsubscribe(session, email=readers[0])
-        unsubscribe(session, email=readers[1], brief="daily")
-
-    down.start()
-    try:
-        second = send_edition(settings, store, edition.id)
-    finally:
-        down.stop()
-
-    assert mailbox.addresses() == [readers[2]]
-    assert (second.sent, second.failed, second.remaining) == (1, 0, 0)
-    rows = ledger(store, edition.id)
-    assert rows[readers[0]].status == rows[readers[1]].status == "cancelled"
 
 
 def test_an_html_edition_is_not_mailed_as_a_pdf(settings, store, server, mailbox):

@@ -65,6 +65,7 @@ def test_send_prints_counts_and_a_rerun_sends_nothing(cli, tmp_path, monkeypatch
         "bounced": 0,
         "already_sent": 0,
         "remaining": 0,
+        "cancelled": 0,
     }
     assert json.loads(second.out)["sent"] == 0 and json.loads(second.out)["already_sent"] == 3
     assert len(mailbox.received) == 3

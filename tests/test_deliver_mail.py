@@ -19,12 +19,8 @@ import pytest
 from briefing.deliver import send_edition
 from briefing.deliver.mail import EditionMail, Personalised, Recipient
 from briefing.deliver.smtp import Connection
-from briefing.store.subscribers import (
-    delivery_counts,
-    get_subscriber,
-    list_deliveries,
-    new_token,
-)
+from briefing.store.deliveries import delivery_counts, list_deliveries
+from briefing.store.subscribers import get_subscriber, new_token
 from tests.deliver_fixtures import (
     SENDER,
     make_edition,

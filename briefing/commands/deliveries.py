@@ -26,7 +26,7 @@ def list_(
     app: App, edition_id: int | None, status: str | None, limit: int | None, as_json: bool
 ) -> None:
     """List deliveries: status, attempts, last error and the server's answer."""
-    from briefing.store.subscribers import list_deliveries
+    from briefing.store.deliveries import list_deliveries
 
     with app.store.session() as session:
         rows = [

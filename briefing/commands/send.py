@@ -28,8 +28,8 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
     from briefing.deliver import DeliveryError, send_edition
     from briefing.deliver.send import outbox_folder
     from briefing.pipeline import edition_to_send
+    from briefing.store.deliveries import list_deliveries
     from briefing.store.editions import get_edition
-    from briefing.store.subscribers import list_deliveries
 
     if edition_id is None:
         edition = edition_to_send(app.settings, app.store, brief)
@@ -52,7 +52,7 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
         app.say(
             f"edition {edition.id}: {counts.sent} sent, {counts.bounced} bounced, "
             f"{counts.failed} failed, {counts.already_sent} sent before, "
-            f"{counts.remaining} remaining"
+            f"{counts.cancelled} cancelled, {counts.remaining} remaining"
         )
     if stop.is_set():
         sys.exit(130)

@@ -25,9 +25,10 @@ from briefing.deliver.mail import EditionMail, Letter, Recipient
 from briefing.deliver.smtp import Connection, Outcome, SmtpFatalError, describe
 from briefing.errors import BriefingError
 from briefing.store import Store
-from briefing.store import subscribers as ledger
+from briefing.store import deliveries as ledger
 from briefing.store.db import now
 from briefing.store.editions import Edition
+from briefing.store.subscribers import mark_subscriber_bounced
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,15 @@ CLAIM_BATCH = 100
 
 @dataclass(frozen=True)
 class DeliveryCounts:
-    """What one `send_edition` call did: sent, bounced and failed by it; sent before; left."""
+    """What one `send_edition` call did: sent, bounced and failed by it; sent before; left;
+    and how many of the edition's deliveries are cancelled because the subscriber left."""
 
     sent: int = 0
     failed: int = 0
     bounced: int = 0
     already_sent: int = 0
     remaining: int = 0
+    cancelled: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -126,7 +129,11 @@ class SendRun:
             thread.join()
 
     def finish(self) -> DeliveryCounts:
+        """The final counts; whoever left while this ran has their delivery cancelled first,
+        so that `remaining` counts only what is still to go."""
         failed = 0
+        with self.store.session() as session:
+            ledger.cancel_unwanted(session, self.edition.id)
         if self.unreachable:
             with self.store.session() as session:
                 failed = ledger.fail_pending(session, self.edition.id, error=self.unreachable)
@@ -136,6 +143,7 @@ class SendRun:
             self.counts,
             failed=self.counts.failed + failed,
             remaining=counts[ledger.PENDING] + counts[ledger.SENDING],
+            cancelled=counts[ledger.CANCELLED],
         )
         if self.fatal:
             raise self.fatal
@@ -189,7 +197,7 @@ class SendRun:
                     response=outcome.response,
                 )
                 if outcome.bad_mailbox:
-                    ledger.mark_subscriber_bounced(connection, item.subscriber_id)
+                    mark_subscriber_bounced(connection, item.subscriber_id)
             else:
                 attempts = item.attempts + 1
                 retry_at = None

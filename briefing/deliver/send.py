@@ -26,9 +26,10 @@ from briefing.deliver.smtp import Connection, check_login_settings, describe
 from briefing.errors import BriefingError
 from briefing.process import is_alive
 from briefing.store import Store
-from briefing.store import subscribers as ledger
+from briefing.store import deliveries as ledger
 from briefing.store.db import now
 from briefing.store.editions import Edition, get_edition
+from briefing.store.subscribers import subscribers_for
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ def send_edition(
     """Send the edition to every active subscriber of its brief who has not received it yet.
 
     Idempotent: only deliveries not `sent` go out; those left `failed` by an earlier call get a
-    fresh round of attempts. With `stop` set, the message in flight is finished and the call
-    returns. `dry_run` writes the messages under output/outbox/ instead and records nothing.
+    fresh round of attempts, unless the subscriber has since unsubscribed, bounced or left the
+    brief: their delivery is `cancelled` instead. With `stop` set, the message in flight is
+    finished and the call returns. `dry_run` writes the messages under output/outbox/ instead
+    and records nothing.
     """
     with store.session() as session:
         edition = get_edition(session, edition_id)
@@ -65,21 +68,22 @@ def send_edition(
     check_login_settings(settings.smtp)
     with store.session() as session:
         added = ledger.ensure_deliveries(session, edition.id, edition.brief)
-        cancelled = ledger.cancel_unwanted(session, edition.id, edition.brief)
-    with store.session() as session:
-        retried = ledger.requeue_failed(session, edition.id)
     with store.session() as session:
         dead = dead_local_workers(ledger.claimed_workers(session, edition.id))
     with store.session() as session:
         released = ledger.release_claims(session, edition.id, workers=dead)
+    with store.session() as session:
+        cancelled = ledger.cancel_unwanted(session, edition.id)
+    with store.session() as session:
+        retried = ledger.requeue_failed(session, edition.id)
     log.info(
-        "edition %s: %d new deliveries, %d cancelled (unsubscribed), %d failed ones retried, "
-        "%d claims of dead senders freed",
+        "edition %s: %d new deliveries, %d claims of dead senders freed, %d cancelled "
+        "(the subscriber left), %d failed ones retried",
         edition.id,
         added,
+        released,
         cancelled,
         retried,
-        released,
     )
     run = SendRun(settings.smtp, store, edition, mail, progress, stop or threading.Event())
     run.start()
@@ -112,7 +116,7 @@ def write_outbox(
     folder = outbox_folder(settings, edition)
     folder.mkdir(parents=True, exist_ok=True)
     with store.session() as session:
-        subscribers = ledger.subscribers_for(session, edition.brief)
+        subscribers = subscribers_for(session, edition.brief)
         done = ledger.sent_subscriber_ids(session, edition.id)
     written = 0
     for subscriber in subscribers:

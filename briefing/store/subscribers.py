@@ -1,15 +1,9 @@
-"""Subscribers, the briefs they receive, and the delivery ledger with its batch claims.
-
-Every send is recorded per (edition, subscriber) so a rerun sends only what is not yet `sent`,
-and several senders can share one edition: each claims small batches of pending deliveries
-(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; one atomic UPDATE under SQLite's write lock).
-"""
+"""Subscribers and the briefs they receive; what was sent to them is in deliveries.py."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import (
@@ -17,27 +11,17 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Text,
-    UniqueConstraint,
-    and_,
-    bindparam,
-    delete,
     func,
-    literal,
-    or_,
     select,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from briefing.errors import NotFoundError
-from briefing.store.db import Base, UTCDateTime, insert_ignoring_duplicates, now
+from briefing.store.db import Base, UTCDateTime, now
 
 ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
 SUBSCRIBER_STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-CANCELLED = "cancelled"
-DELIVERY_STATUSES = (PENDING, SENDING, SENT, FAILED, BOUNCED, CANCELLED)
 TOKEN_LENGTH = 32
 
 
@@ -87,59 +71,6 @@ class Subscription(Base):
     brief: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
-
-
-class Delivery(Base):
-    """The ledger row of one edition for one subscriber; `sent` only once the server accepted."""
-
-    __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("edition_id", "subscriber_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    address: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20), default=PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    smtp_response: Mapped[str | None] = mapped_column(Text)
-    message_id: Mapped[str | None] = mapped_column(String(255))
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(200))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
-
-    def as_dict(self) -> dict:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
-            "id": self.id,
-            "edition_id": self.edition_id,
-            "subscriber_id": self.subscriber_id,
-            "address": self.address,
-            "status": self.status,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "smtp_response": self.smtp_response,
-            "message_id": self.message_id,
-            "sent_at": iso(self.sent_at),
-            "updated_at": iso(self.updated_at),
-        }
-
-
-@dataclass(frozen=True)
-class ClaimedDelivery:
-    """What a sender needs to build one message, read once at claim time."""
-
-    id: int
-    subscriber_id: int
-    address: str
-    name: str | None
-    token: str
-    attempts: int
 
 
 def new_token() -> str:
@@ -220,9 +151,8 @@ def subscribers_for(session: Session, brief: str) -> list[Subscriber]:
 
 
 def remove_subscriber(session: Session, email: str) -> None:
-    """Delete a subscriber with their subscriptions and delivery history."""
+    """Delete a subscriber with their subscriptions and delivery history (ON DELETE CASCADE)."""
     subscriber = get_subscriber(session, email=email)
-    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
     session.delete(subscriber)
     session.flush()
 
@@ -257,290 +187,11 @@ def mark_subscriber_bounced(session: Session | Connection, subscriber_id: int) -
     )
 
 
-# --- the delivery ledger -----------------------------------------------------------------
+def __getattr__(name: str):
+    """`list_deliveries` moved to briefing.store.deliveries; still found here for the one
+    caller outside delivery (tests/schedule_fixtures.py) until it imports it from there."""
+    if name == "list_deliveries":
+        from briefing.store.deliveries import list_deliveries
 
-
-def ensure_deliveries(session: Session, edition_id: int, brief: str) -> int:
-    """A pending ledger row for each active subscriber of the brief who has none; how many new.
-
-    Safe to run from several senders at once: existing rows are left alone (ON CONFLICT).
-    """
-    moment = now()
-    chosen = (
-        select(
-            literal(edition_id),
-            Subscriber.id,
-            Subscriber.email,
-            literal(PENDING),
-            literal(0),
-            literal(moment, UTCDateTime),
-            literal(moment, UTCDateTime),
-        )
-        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
-        .where(Subscription.brief == brief, Subscriber.status == ACTIVE)
-        .where(
-            ~select(Delivery.id)
-            .where(Delivery.edition_id == edition_id, Delivery.subscriber_id == Subscriber.id)
-            .exists()
-        )
-    )
-    columns = [
-        "edition_id",
-        "subscriber_id",
-        "address",
-        "status",
-        "attempts",
-        "created_at",
-        "updated_at",
-    ]
-    statement = insert_ignoring_duplicates(session, Delivery).from_select(columns, chosen)
-    return session.execute(statement).rowcount or 0
-
-
-def cancel_unwanted(session: Session, edition_id: int, brief: str) -> int:
-    """Cancel deliveries not yet made to anyone who has since unsubscribed, bounced or left
-    the brief, so that no retry mails them; how many."""
-    wanted = (
-        select(Subscriber.id)
-        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
-        .where(Subscription.brief == brief, Subscriber.status == ACTIVE)
-    )
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.edition_id == edition_id,
-            Delivery.status.in_((PENDING, FAILED)),
-            Delivery.subscriber_id.not_in(wanted),
-        )
-        .values(
-            status=CANCELLED,
-            last_error="the subscriber no longer receives this brief",
-            next_attempt_at=None,
-            updated_at=now(),
-        )
-    )
-    return result.rowcount or 0
-
-
-def requeue_failed(session: Session, edition_id: int) -> int:
-    """Give deliveries left `failed` by an earlier run a fresh round of attempts."""
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.edition_id == edition_id, Delivery.status == FAILED)
-        .values(status=PENDING, attempts=0, next_attempt_at=None, updated_at=now())
-    )
-    return result.rowcount or 0
-
-
-def claimed_workers(session: Session, edition_id: int) -> list[str]:
-    """The senders holding claims on this edition right now."""
-    query = (
-        select(Delivery.claimed_by)
-        .where(Delivery.edition_id == edition_id, Delivery.status == SENDING)
-        .distinct()
-    )
-    return [worker for worker in session.scalars(query) if worker]
-
-
-def release_claims(
-    session: Session,
-    edition_id: int,
-    *,
-    workers: Sequence[str] = (),
-    ids: Sequence[int] = (),
-) -> int:
-    """Return claims to the pool: all of the given (dead) workers, or the given deliveries."""
-    if not workers and not ids:
-        return 0
-    which = Delivery.claimed_by.in_(workers) if workers else Delivery.id.in_(ids)
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.edition_id == edition_id, Delivery.status == SENDING, which)
-        .values(status=PENDING, claimed_by=None, claimed_until=None, updated_at=now())
-    )
-    return result.rowcount or 0
-
-
-def _claimable(edition_id: int, moment: datetime):
-    ready = and_(
-        Delivery.status == PENDING,
-        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= moment),
-    )
-    abandoned = and_(Delivery.status == SENDING, Delivery.claimed_until < moment)
-    return and_(Delivery.edition_id == edition_id, or_(ready, abandoned))
-
-
-def claim_deliveries(
-    session: Session, edition_id: int, *, worker: str, limit: int, until: datetime
-) -> list[ClaimedDelivery]:
-    """Take up to `limit` ready deliveries for `worker` until `until`; no row goes to two workers.
-
-    One UPDATE whose subquery skips rows other transactions have locked (PostgreSQL); SQLite
-    runs the same statement under its single write lock, so it is atomic there too. Claims
-    that expired (their worker died) are taken back.
-    """
-    moment = now()
-    chosen = (
-        select(Delivery.id)
-        .where(_claimable(edition_id, moment))
-        .order_by(Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(chosen.scalar_subquery()))
-        .values(status=SENDING, claimed_by=worker, claimed_until=until, updated_at=moment)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids = [row[0] for row in claimed]
-    if not ids:
-        return []
-    rows = session.execute(
-        select(
-            Delivery.id,
-            Delivery.subscriber_id,
-            Delivery.address,
-            Subscriber.name,
-            Subscriber.token,
-            Delivery.attempts,
-        )
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.id.in_(ids))
-        .order_by(Delivery.id)
-    )
-    return [ClaimedDelivery(*row) for row in rows]
-
-
-def _row_update(**values):
-    """An UPDATE of one ledger row by its id that also counts the attempt and ends the claim.
-
-    Built once at import with bound parameters: per message only the parameters change, so
-    each call is served from SQLAlchemy's compiled-statement cache.
-    """
-    table = Delivery.__table__
-    return (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(attempts=table.c.attempts + 1, claimed_by=None, claimed_until=None, **values)
-    )
-
-
-def _moment():
-    return bindparam("moment", type_=UTCDateTime())
-
-
-_RECORD_SENT = _row_update(
-    status=SENT,
-    message_id=bindparam("message"),
-    smtp_response=bindparam("response"),
-    last_error=None,
-    sent_at=_moment(),
-    next_attempt_at=None,
-    updated_at=_moment(),
-)
-_RECORD_BOUNCE = _row_update(
-    status=BOUNCED,
-    message_id=bindparam("message"),
-    last_error=bindparam("error"),
-    smtp_response=bindparam("response"),
-    updated_at=_moment(),
-)
-_RECORD_RETRY = _row_update(
-    status=bindparam("new_status"),
-    last_error=bindparam("error"),
-    smtp_response=bindparam("response"),
-    next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
-    updated_at=_moment(),
-)
-
-
-def record_sent(
-    session: Session | Connection, delivery_id: int, *, message_id: str, response: str
-) -> None:
-    session.execute(
-        _RECORD_SENT,
-        {"row_id": delivery_id, "message": message_id, "response": response, "moment": now()},
-    )
-
-
-def record_bounce(
-    session: Session | Connection,
-    delivery_id: int,
-    *,
-    message_id: str | None,
-    error: str,
-    response: str,
-) -> None:
-    values = {"message": message_id, "error": error, "response": response, "moment": now()}
-    session.execute(_RECORD_BOUNCE, {"row_id": delivery_id, **values})
-
-
-def record_retry(
-    session: Session | Connection,
-    delivery_id: int,
-    *,
-    error: str,
-    response: str | None,
-    retry_at: datetime | None,
-) -> None:
-    """A temporary failure: back to the pool at `retry_at`, or `failed` when there is none."""
-    values = {"error": error, "response": response, "retry_at": retry_at, "moment": now()}
-    status = PENDING if retry_at else FAILED
-    session.execute(_RECORD_RETRY, {"row_id": delivery_id, "new_status": status, **values})
-
-
-def fail_pending(session: Session, edition_id: int, *, error: str) -> int:
-    """Give up on every unclaimed pending delivery of an edition (the server stayed down)."""
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.edition_id == edition_id, Delivery.status == PENDING)
-        .values(status=FAILED, last_error=error, next_attempt_at=None, updated_at=now())
-    )
-    return result.rowcount or 0
-
-
-def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
-    """How many deliveries of the edition are in each status."""
-    rows = session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.edition_id == edition_id)
-        .group_by(Delivery.status)
-    )
-    counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-    counts.update({status: count for status, count in rows})
-    return counts
-
-
-def next_retry_at(session: Session, edition_id: int) -> datetime | None:
-    """When the earliest delivery put back after a temporary failure may be tried again."""
-    return session.scalar(
-        select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.edition_id == edition_id, Delivery.status == PENDING
-        )
-    )
-
-
-def sent_subscriber_ids(session: Session, edition_id: int) -> set[int]:
-    query = select(Delivery.subscriber_id).where(
-        Delivery.edition_id == edition_id, Delivery.status.in_((SENT, BOUNCED))
-    )
-    return set(session.scalars(query))
-
-
-def list_deliveries(
-    session: Session,
-    *,
-    edition_id: int | None = None,
-    status: str | None = None,
-    limit: int | None = None,
-) -> list[Delivery]:
-    query = select(Delivery).order_by(Delivery.edition_id.desc(), Delivery.id)
-    if edition_id is not None:
-        query = query.where(Delivery.edition_id == edition_id)
-    if status:
-        query = query.where(Delivery.status == status)
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+        return list_deliveries
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
