@@ -169,8 +169,8 @@ def edition_to_send(settings: Settings, store: Store, brief: str | None = None) 
     schedule = parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")
     slot = schedule.latest(datetime.now(UTC), timedelta(days=7))
     with store.session() as session:
-        edition = latest_edition(session, name)
+        edition = latest_edition(session, name, fmt="pdf")
     if edition is None or (slot is not None and edition.window_end < slot):
-        log.info("no edition of %s for the slot %s; generating one", name, slot)
-        edition = generate_edition(settings, store, name)
+        log.info("no PDF edition of %s for the slot %s; generating one", name, slot)
+        edition = generate_edition(settings, store, name, fmt="pdf")
     return edition

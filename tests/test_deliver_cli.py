@@ -192,3 +192,65 @@ def test_two_senders_share_one_edition_on_postgres(
     assert sum(c["sent"] for c in counts) == 120
     assert all(c["sent"] > 0 for c in counts), counts
     assert sorted(mailbox.addresses()) == readers
+
+
+def test_send_refuses_an_html_edition_in_one_line(cli, tmp_path, monkeypatch, server, mailbox):
+    configure(tmp_path, monkeypatch, server.port)
+    cli("subscribers", "add", "ann@example.org")
+    html = json.loads(cli("generate", "--format", "html", "--json").out)
+
+    for extra in ([], ["--dry-run"]):
+        result = cli("send", "--edition", html["edition_id"], *extra)
+        assert result.code == 1
+        (line,) = result.err.strip().splitlines()
+        assert line.startswith(f"error: edition {html['edition_id']} is HTML, not a PDF")
+    assert mailbox.received == []
+    assert json.loads(cli("deliveries", "list", "--json").out) == []
+
+
+def test_send_without_an_edition_takes_the_latest_pdf_never_a_newer_html_one(
+    cli, tmp_path, monkeypatch, server, mailbox
+):
+    configure(tmp_path, monkeypatch, server.port)
+    cli("subscribers", "add", "ann@example.org")
+    pdf = json.loads(cli("generate", "--json").out)
+    html = json.loads(cli("generate", "--format", "html", "--json").out)
+    editions = {e["edition_id"]: e for e in json.loads(cli("archive", "list", "--json").out)}
+    assert editions[html["edition_id"]]["window_end"] > editions[pdf["edition_id"]]["window_end"]
+
+    result = cli("send", "--json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["edition_id"] == pdf["edition_id"]
+    assert len(json.loads(cli("archive", "list", "--json").out)) == 2
+    (received,) = mailbox.received
+    (attachment,) = [p for p in received.message.iter_attachments()]
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_content().startswith(b"%PDF")
+
+
+def test_send_without_an_edition_makes_a_new_one_when_the_latest_is_out_of_date(
+    cli, tmp_path, monkeypatch, server, mailbox
+):
+    configure(tmp_path, monkeypatch, server.port)
+    cli("subscribers", "add", "ann@example.org")
+    old = json.loads(cli("generate", "--date", "2024-10-26", "--json").out)
+
+    first = json.loads(cli("send", "--json").out)
+    second = json.loads(cli("send", "--json").out)
+
+    assert first["edition_id"] != old["edition_id"]
+    assert second["edition_id"] == first["edition_id"] and second["already_sent"] == 1
+    assert len(json.loads(cli("archive", "list", "--json").out)) == 2
+    assert len(mailbox.received) == 1
+
+
+def test_delivery_neither_decides_nor_makes_the_edition_it_sends():
+    """Which edition to send, and generating it, is the conductor's (pipeline.edition_to_send)."""
+    import briefing.deliver
+    from tests.test_architecture import imports_of
+
+    for path in Path(briefing.deliver.__file__).parent.glob("*.py"):
+        imported = imports_of(path)
+        assert "briefing.slots" not in imported, path
+        assert "briefing.pipeline.generate_edition" not in imported, path
