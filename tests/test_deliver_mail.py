@@ -19,6 +19,7 @@ import pytest
 from briefing.deliver import send_edition
 from briefing.deliver.mail import EditionMail, Personalised, Recipient
 from briefing.deliver.smtp import Connection
+from briefing.render import default_template_dir
 from briefing.store.deliveries import delivery_counts, list_deliveries
 from briefing.store.subscribers import get_subscriber, new_token
 from tests.deliver_fixtures import (
@@ -246,5 +247,34 @@ def test_a_missing_email_template_names_every_folder_searched(settings, store, t
         prepare_mail(
             settings, brief_for_edition(settings, store, edition), edition_file(settings, edition)
         )
+    default_folder = default_template_dir()
     assert "'email/footer.txt' not found" in str(caught.value)
-    assert f"searched: {mine}" in str(caught.value)
+    assert f"searched: {mine}, {default_folder}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("Brief\n{% if brief %}\nunclosed\n", "Unexpected end of template"),
+        ("Brief\n\n{{ brief.title.nope() }}\n", "has no attribute 'nope'"),
+    ],
+    ids=["syntax", "runtime"],
+)
+def test_a_broken_email_template_is_reported_with_file_and_line(
+    settings, store, tmp_path, body, problem
+):
+    from briefing.deliver.message import prepare_mail
+    from briefing.errors import ConfigError
+    from briefing.pipeline import brief_for_edition, edition_file
+
+    edition = make_edition(settings, store)
+    mine = tmp_path / "mine"
+    (mine / "email").mkdir(parents=True)
+    (mine / "email" / "brief.txt").write_text(body)
+    settings = settings.model_copy(update={"template_dir": mine})
+    with pytest.raises(ConfigError) as caught:
+        prepare_mail(
+            settings, brief_for_edition(settings, store, edition), edition_file(settings, edition)
+        )
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(f"{mine / 'email' / 'brief.txt'}:") and problem in line, line

@@ -16,8 +16,6 @@ from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
-
 from briefing.compose import Brief
 from briefing.config import Settings
 from briefing.deliver.mail import EditionMail, header_text
@@ -93,7 +91,7 @@ def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMai
         "unsubscribe_url": unsubscribe.web(placeholder),
         "public_url": settings.public_url,
     }
-    environment = _environment(settings)
+    environment = template_environment(settings.template_dir)
     text = render_template(environment, TEXT_TEMPLATE, **context)
     html = inline_css(render_template(environment, HTML_TEMPLATE, **context))
     return EditionMail(
@@ -118,10 +116,6 @@ def sender_address(name: str, address: str) -> Address:
         raise ConfigError(
             f"smtp.from_address: {address!r} is not an email address: {exc}"
         ) from None
-
-
-def _environment(settings: Settings) -> jinja2.Environment:
-    return template_environment(settings.template_dir)
 
 
 def inline_css(html: str) -> str:
