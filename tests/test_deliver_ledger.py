@@ -192,3 +192,28 @@ def test_removing_a_subscriber_removes_their_deliveries(database_url):
         assert statuses(store, edition_id) == {readers[1]: "pending"}
     finally:
         store.dispose()
+
+
+def test_rows_already_there_are_skipped_not_doubled_or_refused(database_url):
+    from sqlalchemy import func, select
+
+    from briefing.store.db import insert_ignoring_duplicates
+    from briefing.store.subscribers import Subscription
+
+    store = Store(database_url)
+    try:
+        edition_id = edition_record(store, brief="daily")
+        readers = people(2)
+        subscribe(store, readers)
+        with store.session() as session:
+            assert ledger.ensure_deliveries(session, edition_id, "daily") == 2
+        with store.session() as session:
+            assert ledger.ensure_deliveries(session, edition_id, "daily") == 0
+            ann = find_subscriber(session, email=readers[0]).id
+            rows = [{"subscriber_id": ann, "brief": b, "created_at": now()} for b in ("daily", "x")]
+            session.execute(insert_ignoring_duplicates(session, Subscription).values(rows))
+        with store.session() as session:
+            assert session.scalar(select(func.count()).select_from(ledger.Delivery)) == 2
+            assert find_subscriber(session, email=readers[0]).briefs == ["daily", "x"]
+    finally:
+        store.dispose()
