@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 from briefing.errors import ConfigError
 from briefing.ingest.feeds import ingest_feed, poll_feeds
 from briefing.store import Store
-from briefing.store.events import events_between
+from briefing.store.events import events_between, upsert_events
 from tests.ingest_fixtures import (
     article_html,
     database_settings,
@@ -263,3 +263,24 @@ def test_a_configured_feed_without_a_source_cites_the_feed_title(tmp_path, datab
         assert {e.sources[0].name for e in _events(store)} == {"Test Wire"}
     finally:
         store.dispose()
+
+
+def test_an_article_reached_through_a_second_feed_keeps_the_review(settings, store, wire):
+    ingest_feed(settings, store, wire.url_for("/feed.xml"), timeout=TIMEOUT)
+    attack = next(e for e in _events(store) if e.category == "military")
+    reviewed = attack.model_copy(
+        update={"title": "Odesa: 40 drones", "importance": 5, "tags": ["top"], "summary": "Edited."}
+    )
+    with store.session() as session:
+        upsert_events(session, [reviewed])
+    wire.expect_request("/other.xml").respond_with_data(
+        rss("Other Wire", [{"title": "drones", "link": wire.url_for("/news/drones")}]),
+        content_type="application/rss+xml",
+    )
+    report = ingest_feed(settings, store, wire.url_for("/other.xml"), timeout=TIMEOUT)
+
+    assert (report.entries, report.added, report.updated) == (1, 0, 1)
+    kept = next(e for e in _events(store) if e.id == attack.id)
+    assert kept.model_dump(exclude={"sources"}) == reviewed.model_dump(exclude={"sources"})
+    assert [s.name for s in kept.sources] == ["Test Wire", "Other Wire"]
+    assert len(_events(store)) == 3

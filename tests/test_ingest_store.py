@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from briefing.errors import InputError
+from briefing.event import Event, Location
 from briefing.ingest.text import ingest_text
 from briefing.store import Store
-from briefing.store.events import events_between
+from briefing.store.events import events_between, get_event, upsert_events
 from tests.ingest_fixtures import (
     SEED_PUBLISHED,
     database_settings,
@@ -53,24 +54,74 @@ def test_seed_article_is_stored_and_a_rerun_updates(settings, store):
     assert attack.classification["matched"]["military"]
 
 
-def test_a_rerun_keeps_what_a_reviewer_changed(settings, store):
-    from briefing.store.events import upsert_events
-
-    _ingest(settings, store, seed_article(), "Seed", SEED_PUBLISHED)
-    attack = next(e for e in _all(store) if e.figures.get("drones_launched") == 116)
-    reviewed = attack.model_copy(
-        update={"title": "Overnight: 116 drones, 3 missiles", "importance": 5, "tags": ["top"]}
-    )
+def _review(store: Store, event: Event, **changes) -> Event:
+    """What a reviewer does: edit a stored event and store it again."""
+    reviewed = event.model_copy(update=changes)
     with store.session() as session:
         upsert_events(session, [reviewed])
-    _ingest(settings, store, seed_article(), "Seed again", SEED_PUBLISHED, url="https://x.example")
+    return reviewed
+
+
+REVIEW = {
+    "title": "Overnight: 116 drones, 3 missiles",
+    "summary": "Reviewed summary.",
+    "category": "humanitarian",
+    "importance": 5,
+    "tags": ["top"],
+    "location": Location(place="Kyiv", country="UA"),
+}
+KEPT = ("title", "summary", "category", "importance", "tags", "location", "occurred_at")
+
+
+def test_a_rerun_keeps_what_a_reviewer_changed(settings, store):
+    _ingest(settings, store, seed_article(), "Seed", SEED_PUBLISHED)
+    attack = next(e for e in _all(store) if e.figures.get("drones_launched") == 116)
+    figures = {**attack.figures, "drones_destroyed": 60}  # a reviewer's correction
+    reviewed = _review(store, attack, figures=figures, **REVIEW)
+
+    again = _ingest(
+        settings, store, seed_article(), "Seed 2", SEED_PUBLISHED, url="https://x.example"
+    )
+    assert (again.added, again.updated, again.merged) == (0, 7, 0)
 
     with store.session() as session:
-        from briefing.store.events import get_event
-
         kept = get_event(session, attack.id)
-    assert (kept.title, kept.importance, kept.tags) == (reviewed.title, 5, ["top"])
-    assert {source.name for source in kept.sources} == {"Seed", "Seed again"}
+    assert [getattr(kept, name) for name in KEPT] == [getattr(reviewed, name) for name in KEPT]
+    assert kept.figures == figures
+    assert [source.name for source in kept.sources] == ["Seed", "Seed 2"]
+    assert len(_all(store)) == 7
+
+
+def test_another_source_adds_only_what_the_event_lacks(settings, store):
+    _ingest(settings, store, REUTERS, "Reuters", url="https://reuters.example/a")
+    (event,) = _all(store)
+    reviewed = _review(store, event, importance=5, tags=["top"], title="Overnight attack")
+    report = _ingest(
+        settings,
+        store,
+        AP + " Air defences also shot down 2 missiles.",
+        "AP",
+        url="https://ap.example/b",
+    )
+    assert (report.added, report.merged) == (0, 1)
+
+    (kept,) = _all(store)
+    assert [getattr(kept, name) for name in KEPT] == [getattr(reviewed, name) for name in KEPT]
+    assert [s.name for s in kept.sources] == ["Reuters", "AP"]
+    assert kept.figures == {**event.figures, "missiles_destroyed": 2}
+
+
+def test_a_merged_report_ingested_again_after_review_is_no_new_event(settings, store):
+    _ingest(settings, store, REUTERS, "Reuters", url="https://reuters.example/a")
+    _ingest(settings, store, AP, "AP", url="https://ap.example/b")
+    (event,) = _all(store)
+    _review(store, event, category="humanitarian", title="Night of drones")
+
+    again = _ingest(settings, store, AP, "AP", url="https://ap.example/b")
+    assert (again.added, again.updated, again.merged) == (0, 1, 0)
+    (kept,) = _all(store)
+    assert (kept.category, kept.title) == ("humanitarian", "Night of drones")
+    assert [s.name for s in kept.sources] == ["Reuters", "AP"]
 
 
 def test_same_development_from_two_sources_is_one_event(settings, store):

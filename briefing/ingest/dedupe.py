@@ -2,7 +2,12 @@
 
 Two reports are the same development when they fall on the same local day, share a category,
 and either their titles say much the same or their figures agree. A re-run of the same article
-yields the same ids: its events keep what a reviewer set and gain any new source or figure.
+(from the command line or through another feed) yields the same ids.
+
+Either way the event already stored wins: a reviewer may have set its title, summary, category,
+importance, tags or place, and a later report must not undo that. The later report only adds
+the sources, actors and figures the event lacks. The ids of reports folded into an event are
+kept in its classification, so a report re-ingested after its event was edited still finds it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from briefing.store.events import events_between, get_event, upsert_events
 TITLE_OVERLAP = 0.6
 MIN_SHARED_WORDS = 3
 DISTINCT_FIGURE = 10
+FOLDED = "folded_reports"
 _STOPWORDS = {
     *("a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "and", "or", "with", "from"),
     *("as", "is", "are", "was", "were", "has", "have", "had", "be", "been", "that", "this"),
@@ -65,16 +71,37 @@ def same_development(first: Event, second: Event) -> bool:
 
 
 def combine(kept: Event, other: Event) -> Event:
-    """`kept` with the sources, actors and figures `other` adds."""
+    """`kept` as it is, with the sources, actors and figures only `other` has.
+
+    Every other field of `kept` stays, whatever `other` says: `kept` is the stored event, which
+    a reviewer may have edited; `other` is a fresh extraction.
+    """
     sources = list(dict.fromkeys([*kept.sources, *other.sources]))
     actors = list(dict.fromkeys([*kept.actors, *other.actors]))
     figures = {**other.figures, **kept.figures}
-    return kept.model_copy(update={"sources": sources, "actors": actors, "figures": figures})
+    update: dict = {"sources": sources, "actors": actors, "figures": figures}
+    if other.id != kept.id and other.id not in folded(kept):
+        reason = kept.classification or {}
+        update["classification"] = {**reason, FOLDED: [*folded(kept), other.id]}
+    return kept.model_copy(update=update)
+
+
+def folded(event: Event) -> list[str]:
+    """The ids of other reports folded into this event."""
+    return (event.classification or {}).get(FOLDED, [])
 
 
 def _day(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(moment.astimezone(zone).date(), time(), zone)
     return start, start + timedelta(days=1)
+
+
+def _same_day(
+    session: Session, event: Event, zone: ZoneInfo, pending: dict[str, Event]
+) -> list[Event]:
+    """The stored events of the event's local day, as this batch has changed them so far."""
+    start, end = _day(event.occurred_at, zone)
+    return [pending.get(e.id, e) for e in events_between(session, start, end)]
 
 
 def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> StoreCounts:
@@ -83,15 +110,14 @@ def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> S
     ids: list[str] = []
     added = updated = merged = 0
     for event in events:
-        stored = pending.get(event.id) or get_event(session, event.id)
-        if stored is not None:
-            # The stored event may have been reviewed (title, importance, tags): it wins.
-            pending[event.id] = combine(stored, event)
-            ids.append(event.id)
+        known = pending.get(event.id) or get_event(session, event.id)
+        candidates = [] if known else _same_day(session, event, zone, pending)
+        known = known or next((c for c in candidates if event.id in folded(c)), None)
+        if known is not None:  # this report was stored before: only add what it adds
+            pending[known.id] = combine(known, event)
+            ids.append(known.id)
             updated += 1
             continue
-        start, end = _day(event.occurred_at, zone)
-        candidates = [pending.get(e.id, e) for e in events_between(session, start, end)]
         match = next((c for c in candidates if same_development(c, event)), None)
         if match is not None:
             pending[match.id] = combine(match, event)
