@@ -185,13 +185,3 @@ def mark_subscriber_bounced(session: Session | Connection, subscriber_id: int) -
         .where(Subscriber.id == subscriber_id, Subscriber.status == ACTIVE)
         .values(status=BOUNCED, updated_at=now())
     )
-
-
-def __getattr__(name: str):
-    """`list_deliveries` moved to briefing.store.deliveries; still found here for the one
-    caller outside delivery (tests/schedule_fixtures.py) until it imports it from there."""
-    if name == "list_deliveries":
-        from briefing.store.deliveries import list_deliveries
-
-        return list_deliveries
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
