@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from briefing.config import Settings, load_settings
 from briefing.store import Store
+from briefing.store.deliveries import list_deliveries
 from briefing.store.editions import list_editions
 from briefing.store.runs import ScheduleRun
-from briefing.store.deliveries import list_deliveries
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBERS = ["ana@example.org", "bohdan@example.org"]
