@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,10 +24,11 @@ from tests.ingest_fixtures import (
     database_store,
     make_settings,
     rss,
+    tls_web,
     web,
 )
 
-__all__ = ["database_settings", "database_store", "web"]  # fixtures, used by name
+__all__ = ["database_settings", "database_store", "tls_web", "web"]  # fixtures, used by name
 
 TIMEOUT = 0.5
 ARTICLES = {
@@ -235,23 +239,28 @@ def test_cli_feed_and_text(cli, tmp_path, wire):
     assert "1 added" in stored.err
 
 
-def test_a_server_trickling_bytes_is_cut_off_at_the_time_limit(web):
+def _trickle(_request: Request) -> Response:
+    def body():
+        for _ in range(40):
+            time.sleep(0.25)
+            yield b"x"
+
+    return Response(body(), content_type="text/html")
+
+
+@pytest.mark.parametrize("server", ["web", "tls_web"])
+def test_a_server_trickling_bytes_is_cut_off_at_the_time_limit(server, request):
     from briefing.errors import InputError
     from briefing.ingest.feeds import fetch
 
-    def trickle(_request: Request) -> Response:
-        def body():
-            for _ in range(40):
-                time.sleep(0.25)
-                yield b"x"
-
-        return Response(body(), content_type="text/html")
-
-    web.expect_request("/trickle").respond_with_handler(trickle)
+    web = request.getfixturevalue(server)
+    web.expect_request("/trickle").respond_with_handler(_trickle)
+    web.expect_request("/news/aid").respond_with_data(ARTICLES["/news/aid"])
+    assert fetch(web.url_for("/news/aid"))[0] == ARTICLES["/news/aid"].encode()
     started = time.monotonic()
     with pytest.raises(InputError, match="no complete answer within 1 s"):
         fetch(web.url_for("/trickle"), timeout=1.0)
-    assert time.monotonic() - started < 5  # the 40 bytes alone would take 10 s
+    assert time.monotonic() - started < 3  # the 40 bytes alone would take 10 s
 
 
 def test_a_configured_feed_without_a_source_cites_the_feed_title(tmp_path, database_url, wire):
@@ -284,3 +293,37 @@ def test_an_article_reached_through_a_second_feed_keeps_the_review(settings, sto
     assert kept.model_dump(exclude={"sources"}) == reviewed.model_dump(exclude={"sources"})
     assert [s.name for s in kept.sources] == ["Test Wire", "Other Wire"]
     assert len(_events(store)) == 3
+
+
+@pytest.fixture
+def trickling_headers() -> Iterator[str]:
+    """A raw server on loopback that sends its status line, then a header a byte every 0.1 s."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Padding: " + b"a" * 100:  # 111 bytes: 11 s
+                if done.wait(0.1):
+                    return
+                connection.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/article"
+    done.set()
+    thread.join()
+    listener.close()
+
+
+def test_a_server_trickling_its_headers_is_cut_off_at_the_time_limit(trickling_headers):
+    from briefing.errors import InputError
+    from briefing.ingest.feeds import fetch
+
+    started = time.monotonic()
+    with pytest.raises(InputError, match="answer within 1 s"):
+        fetch(trickling_headers, timeout=1.0)
+    assert time.monotonic() - started < 3  # the headers alone would take 11 s

@@ -7,8 +7,13 @@ entry is either fully ingested and remembered, or neither, and a second poll add
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import http.client
 import logging
+import math
+import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 20.0
 MAX_BYTES = 5 * 1024 * 1024
+CHUNK = 64 * 1024
 POLL_SLACK = timedelta(seconds=30)
 USER_AGENT = f"briefing/{__version__} (feed reader)"
 
@@ -70,45 +76,144 @@ class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+class _Deadline:
+    """One fetch's time limit, held against a server that trickles bytes.
+
+    A socket timeout bounds each read, not their sum: a server sending a byte a second keeps
+    every read short and a fetch going for hours, in its headers as in its body. So when the
+    time is up, the fetch's connections are shut down, which ends any read waiting on them.
+    Each is shut through a duplicate this owns until the fetch ends, never a closed or reused
+    descriptor.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = math.inf
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._shut = False
+        self._timer = threading.Timer(seconds, self._shut_down)
+        self._timer.daemon = True
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def watch(self, sock: socket.socket) -> None:
+        duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self._shut:
+                _shut_down(duplicate)
+
+    def _shut_down(self) -> None:
+        with self._lock:
+            self._shut = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    def __enter__(self) -> _Deadline:
+        self._end = time.monotonic() + self.seconds
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # the server may have closed it already
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """An http.client connection whose socket is handed to the fetch's deadline once open."""
+
+    def __init__(self, *args, deadline: _Deadline, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.deadline.watch(self.sock)
+
+
+class _WatchedHTTP(_Watched, http.client.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPS(_Watched, http.client.HTTPSConnection):
+    pass
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(_WatchedHTTP, deadline=self.deadline), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(_WatchedHTTPS, deadline=self.deadline), req)
+
+
 def fetch(
     url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES
 ) -> tuple[bytes, str | None]:
-    """The body at an http(s) address and the charset the server names, if any."""
+    """The body at an http(s) address and the charset the server names, if any.
+
+    `timeout` bounds the whole fetch, from connecting to the last byte, redirects included.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"{url}: not an http or https address")
-    opener = urllib.request.build_opener(_WebOnlyRedirects)
+    deadline = _Deadline(timeout)
+    opener = urllib.request.build_opener(
+        _WebOnlyRedirects, _HTTPHandler(deadline), _HTTPSHandler(deadline)
+    )
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    deadline = time.monotonic() + timeout
     try:
-        with opener.open(request, timeout=timeout) as response:
-            body = _read_limited(response, url, deadline, timeout, max_bytes)
+        with deadline, opener.open(request, timeout=timeout) as response:
+            body = _read_limited(response, url, deadline, max_bytes)
             charset = response.headers.get_content_charset()
     except HTTPError as exc:
         raise InputError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise InputError(f"{url}: no answer within {timeout:g} s") from None
-        raise InputError(f"{url}: {exc.reason}") from None
-    except TimeoutError:
-        raise InputError(f"{url}: no answer within {timeout:g} s") from None
     except (OSError, http.client.HTTPException) as exc:
-        raise InputError(f"{url}: {exc}") from None
+        reason = exc.reason if isinstance(exc, URLError) else exc
+        if deadline.expired or isinstance(reason, TimeoutError):
+            raise InputError(f"{url}: no answer within {timeout:g} s") from None
+        raise InputError(f"{url}: {reason}") from None
     return body, charset
 
 
-def _read_limited(response, url: str, deadline: float, timeout: float, max_bytes: int) -> bytes:
+def _read_limited(response, url: str, deadline: _Deadline, max_bytes: int) -> bytes:
+    """The body, read as it arrives (read1), so the deadline is checked after every packet."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise InputError(f"{url}: larger than the limit of {max_bytes} bytes")
     chunks, size = [], 0
-    while chunk := response.read1(64 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise InputError(f"{url}: larger than the limit of {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise InputError(f"{url}: no complete answer within {timeout:g} s")
-        chunks.append(chunk)
+    try:
+        while (chunk := response.read1(CHUNK)) and not deadline.expired:
+            size += len(chunk)
+            if size > max_bytes:
+                raise InputError(f"{url}: larger than the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+    except (OSError, http.client.HTTPException):
+        if not deadline.expired:
+            raise
+    if deadline.expired:  # a connection shut at the deadline reads as a short body
+        raise InputError(f"{url}: no complete answer within {deadline.seconds:g} s")
     return b"".join(chunks)
 
 
