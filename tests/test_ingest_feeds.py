@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from html import escape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -327,3 +328,17 @@ def test_a_server_trickling_its_headers_is_cut_off_at_the_time_limit(trickling_h
     with pytest.raises(InputError, match="answer within 1 s"):
         fetch(trickling_headers, timeout=1.0)
     assert time.monotonic() - started < 3  # the headers alone would take 11 s
+
+
+def test_an_article_quoting_markup_is_read_once(settings, store, web):
+    quoted = "<body> armour plates were among 500 items in a Danish aid shipment, officials said."
+    web.expect_request("/news/armour").respond_with_data(
+        f"<!DOCTYPE html><html><body><article><p>{escape(quoted)}</p></article>",
+        content_type="text/html",
+    )
+    web.expect_request("/feed").respond_with_data(
+        rss("Wire", [{"title": "armour", "link": web.url_for("/news/armour")}])
+    )
+    report = ingest_feed(settings, store, web.url_for("/feed"), timeout=TIMEOUT)
+    assert (report.errors, report.added) == ([], 1)
+    assert [e.summary for e in _events(store)] == [quoted]

@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from briefing.errors import InputError
 from briefing.event import Event, Location
 from briefing.ingest.text import ingest_text
 from briefing.store import Store
@@ -171,9 +168,3 @@ def test_small_coincident_figures_do_not_merge(settings, store):
     _ingest(settings, store, "A Russian drone strike killed one man in Sumy, officials said.", "A")
     _ingest(settings, store, "Shelling killed one woman in Nikopol, the governor said.", "B")
     assert len(_all(store)) == 2
-
-
-def test_bad_article_stores_nothing(settings, store):
-    with pytest.raises(InputError):
-        _ingest(settings, store, "   ", "Empty")
-    assert _all(store) == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, datetime
+from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,7 +14,7 @@ import pytest
 from briefing.errors import InputError
 from briefing.event import Event
 from briefing.ingest.figures import extract_figures
-from briefing.ingest.text import article_text, extract_events
+from briefing.ingest.text import article_text, extract_events, read_article
 from tests.ingest_fixtures import SEED_PUBLISHED, article_html, make_settings, seed_article
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -71,7 +73,7 @@ def test_seed_article_yields_its_seven_developments(settings):
 def test_seed_article_as_a_web_page_gives_the_same_events(settings):
     parts = [p.strip() for p in seed_article().split("\n\n") if p.strip()]
     page = article_html(parts[0], *parts[1:])
-    from_page = _extract(page, settings, published=SEED_PUBLISHED)
+    from_page = _extract(article_text(page, "seed.html"), settings, published=SEED_PUBLISHED)
     from_text = _extract(seed_article(), settings, published=SEED_PUBLISHED)
     assert [(e.category, e.title, e.figures) for e in from_page] == [
         (e.category, e.title, e.figures) for e in from_text
@@ -252,7 +254,7 @@ def test_html_is_reduced_to_the_article(settings):
         "Russia launched 40 drones at Odesa overnight, the air force said on Friday morning.",
         "Air defences destroyed 35 of them, it said.",
     )
-    (event,) = _extract(page, settings, url="https://news.example/a1")
+    (event,) = _extract(article_text(page, "a1.html"), settings, url="https://news.example/a1")
     assert event.figures == {"drones_launched": 40, "drones_destroyed": 35}
     assert (event.location.place, event.location.country) == ("Odesa", "UA")
     assert "newsletter" not in event.summary and "Home" not in event.summary
@@ -273,6 +275,27 @@ def test_bad_input_is_a_one_line_error_naming_it(data, message):
         article_text(data, "page.html")
     assert str(caught.value).startswith("page.html: ") and message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_page_quoting_markup_is_read_once(settings, tmp_path):
+    """The article's own text may start with a tag it quotes; it is not HTML to strip again."""
+    quoted = "<body> armour plates were among 500 items in a Danish aid shipment, officials said."
+    page = tmp_path / "page.html"
+    page.write_text(f"<!DOCTYPE html><html><body><article><p>{escape(quoted)}</p></article>")
+    (event,) = _extract(read_article(str(page)), settings)
+    assert event.summary == quoted and event.category == "aid"
+
+
+def test_errors_name_the_file_or_stdin(tmp_path, monkeypatch):
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><nav>Home</nav></body></html>")
+    with pytest.raises(InputError) as caught:
+        read_article(str(page))
+    assert str(caught.value) == f"{page}: no article text found in the HTML"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"\x00\x01binary")))
+    with pytest.raises(InputError) as caught:
+        read_article("-")
+    assert str(caught.value) == "stdin: binary data, not text or HTML"
 
 
 def test_text_in_another_encoding_is_read(settings):

@@ -283,8 +283,11 @@ def extract_events(
     url: str | None,
     settings: Settings,
 ) -> list[Event]:
-    """The events one article reports; no I/O. HTML input is reduced to its main text first."""
-    text = article_text(text, source)
+    """The events one article reports; no I/O.
+
+    `text` is the article as `article_text` (or `read_article`) gives it: read once, where a
+    bad input can still be named by its file or address.
+    """
     lexicon = lexicon_for(settings)
     zone = ZoneInfo(settings.timezone)
     when, has_clock = _local(published, zone)
@@ -332,7 +335,10 @@ def ingest_text(
     url: str | None = None,
     name: str | None = None,
 ) -> IngestReport:
-    """Extract an article's events and store them, folding in what other sources reported."""
+    """Extract an article's events and store them, folding in what other sources reported.
+
+    `text` is plain text, as `article_text` gives it.
+    """
     events = extract_events(text, published=published, source=source, url=url, settings=settings)
     with store.session() as session:
         counts = store_events(session, events, ZoneInfo(settings.timezone))
