@@ -91,8 +91,8 @@ class _Deadline:
         self._end = math.inf
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._shut = False
-        self._timer = threading.Timer(seconds, self._shut_down)
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
 
     @property
@@ -103,14 +103,14 @@ class _Deadline:
         duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
             self._sockets.append(duplicate)
-            if self._shut:
-                _shut_down(duplicate)
+            if self._fired:
+                _disconnect(duplicate)
 
-    def _shut_down(self) -> None:
+    def _fire(self) -> None:
         with self._lock:
-            self._shut = True
+            self._fired = True
             for sock in self._sockets:
-                _shut_down(sock)
+                _disconnect(sock)
 
     def __enter__(self) -> _Deadline:
         self._end = time.monotonic() + self.seconds
@@ -125,7 +125,7 @@ class _Deadline:
             self._sockets.clear()
 
 
-def _shut_down(sock: socket.socket) -> None:
+def _disconnect(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):  # the server may have closed it already
         sock.shutdown(socket.SHUT_RDWR)
 
