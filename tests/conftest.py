@@ -94,3 +94,19 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def mailbox():
+    """What a loopback SMTP server received (delivery tests)."""
+    from tests.smtp_fixtures import Mailbox
+
+    return Mailbox()
+
+
+@pytest.fixture
+def server(mailbox):
+    """A real SMTP server on a free loopback port, filling `mailbox`."""
+    from tests.deliver_fixtures import running_server
+
+    yield from running_server(mailbox)

@@ -19,22 +19,10 @@ from tests.deliver_fixtures import (
     SENDER,
     make_edition,
     people,
-    running_server,
     subscribe,
     token_of,
     with_smtp,
 )
-from tests.smtp_fixtures import Mailbox
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def server(mailbox):
-    yield from running_server(mailbox)
 
 
 def pdf_text(data: bytes) -> str:

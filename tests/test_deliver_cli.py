@@ -15,23 +15,12 @@ from tests.deliver_fixtures import (
     briefing_process,
     make_edition,
     people,
-    running_server,
     subscribe,
     write_config,
 )
-from tests.smtp_fixtures import Mailbox, SmtpServer, free_port, make_certificates
+from tests.smtp_fixtures import SmtpServer, free_port, make_certificates
 
 SECRET = "Sup3r-Secret-Pw"
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def server(mailbox):
-    yield from running_server(mailbox)
 
 
 def configure(tmp_path: Path, monkeypatch, port: int, extra: str = "") -> Path:

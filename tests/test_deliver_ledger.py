@@ -20,21 +20,10 @@ from tests.deliver_fixtures import (
     edition_record,
     make_edition,
     people,
-    running_server,
     subscribe,
     with_smtp,
 )
-from tests.smtp_fixtures import Mailbox, SmtpServer
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def server(mailbox):
-    yield from running_server(mailbox)
+from tests.smtp_fixtures import SmtpServer
 
 
 def statuses(store: Store, edition_id: int) -> dict[str, str]:

@@ -26,27 +26,16 @@ from tests.deliver_fixtures import (
     SENDER,
     make_edition,
     people,
-    running_server,
     smtp_settings,
     subscribe,
     token_of,
     with_smtp,
 )
-from tests.smtp_fixtures import Mailbox, SmtpServer
+from tests.smtp_fixtures import SmtpServer
 
 # Lines a naive sender would garble: a lone "." ends DATA, a leading "." is taken off.
 DOT_LINES = [".", "..", ". leading dot", "..two dots", "." * 200]
 OWN_HEADER = re.compile(rb"(?m)^To:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*")
-
-
-@pytest.fixture
-def mailbox() -> Mailbox:
-    return Mailbox()
-
-
-@pytest.fixture
-def server(mailbox):
-    yield from running_server(mailbox)
 
 
 def dotted_templates(folder):
