@@ -6,7 +6,7 @@ import hashlib
 import math
 import re
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,24 @@ class Source(BaseModel):
         return value
 
 
+Qualifier = Literal["approximately", "at least", "more than", "up to", "at most", "fewer than"]
+
+
+class FigureNote(BaseModel):
+    """What a bare number loses: how exact it is, whose it is, its unit, a range's top.
+
+    Kept beside `Event.figures` under the same name, so sums can keep sides and units apart
+    and a reader sees "approximately 116", not a flat 116.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    qualifier: Qualifier | None = None
+    side: str | None = Field(default=None, max_length=100)
+    unit: str | None = Field(default=None, max_length=20)
+    upper: float | None = None
+
+
 class Event(BaseModel):
     """A validated event. Times are aware; figures are plain numbers keyed by registry names."""
 
@@ -60,6 +78,7 @@ class Event(BaseModel):
     location: Location = Field(default_factory=Location)
     actors: list[str] = Field(default_factory=list)
     figures: dict[str, float] = Field(default_factory=dict)
+    figure_notes: dict[str, FigureNote] = Field(default_factory=dict)
     sources: list[Source] = Field(default_factory=list)
     importance: int = Field(default=3, ge=1, le=5)
     tags: list[str] = Field(default_factory=list)
@@ -102,6 +121,13 @@ class Event(BaseModel):
                 if not math.isfinite(number):
                     raise ValueError(f"{name}: {number!r} is not a finite number")
         return value
+
+    @model_validator(mode="after")
+    def _notes_name_figures(self) -> Event:
+        stray = sorted(set(self.figure_notes) - set(self.figures))
+        if stray:
+            raise ValueError(f"figure_notes: {', '.join(stray)} has no figure of that name")
+        return self
 
     @property
     def sort_key(self) -> tuple[int, float]:

@@ -150,3 +150,30 @@ def test_processes_starting_together_on_a_new_database_all_succeed(tmp_path):
     ]
     errors = [process.communicate()[1] for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
+
+
+def test_figure_notes_are_stored_and_must_name_a_figure(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'notes.db'}")
+    event = Event(
+        occurred_at="2024-10-26T03:00+03:00",
+        category="military",
+        title="Russia launches drones",
+        figures={"drones_launched": 116, "support_percent": 45},
+        figure_notes={
+            "drones_launched": {"qualifier": "approximately", "side": "Russia"},
+            "support_percent": {"unit": "%", "upper": 52},
+        },
+    )
+    with store.session() as session:
+        upsert_events(session, [event])
+    with store.session() as session:
+        stored = get_event(session, event.id)
+    assert stored.figure_notes["drones_launched"].qualifier == "approximately"
+    assert stored.figure_notes["support_percent"].upper == 52
+    with pytest.raises(ValueError, match="figure_notes: tanks has no figure"):
+        Event(
+            occurred_at="2024-10-26",
+            category="military",
+            title="t",
+            figure_notes={"tanks": {"side": "Russia"}},
+        )

@@ -27,6 +27,7 @@ class EventRow(Base):
     place: Mapped[str | None] = mapped_column(String(200))
     actors: Mapped[list[str]] = mapped_column(JSON, default=list)
     figures: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    figure_notes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     importance: Mapped[int] = mapped_column(Integer, default=3)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -46,6 +47,7 @@ class EventRow(Base):
                 "location": {"country": self.country, "place": self.place},
                 "actors": self.actors,
                 "figures": self.figures,
+                "figure_notes": self.figure_notes or {},
                 "sources": self.sources,
                 "importance": self.importance,
                 "tags": self.tags,
