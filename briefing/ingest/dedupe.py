@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from briefing.event import Event
-from briefing.store.events import events_between, get_event, upsert_events
+from briefing.store.events import events_between, get_event, hold_for_review, upsert_events
 
 TITLE_OVERLAP = 0.6
 MIN_SHARED_WORDS = 3
@@ -107,6 +107,7 @@ def _same_day(
 def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> StoreCounts:
     """Store new events; update re-ingested ones; merge other sources' reports into one event."""
     pending: dict[str, Event] = {}
+    new: list[str] = []
     ids: list[str] = []
     added = updated = merged = 0
     for event in events:
@@ -125,7 +126,9 @@ def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> S
             merged += 1
         else:
             pending[event.id] = event
+            new.append(event.id)
             ids.append(event.id)
             added += 1
     upsert_events(session, pending.values())
+    hold_for_review(session, new)  # a machine wrote them: a person or a brief's rule decides
     return StoreCounts(added, updated, merged, list(dict.fromkeys(ids)))
