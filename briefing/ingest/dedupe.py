@@ -27,6 +27,7 @@ TITLE_OVERLAP = 0.6
 MIN_SHARED_WORDS = 3
 DISTINCT_FIGURE = 10
 FOLDED = "folded_reports"
+FIGURES_REVIEWED = "figures_reviewed"  # set when a reviewer corrected the figures
 _STOPWORDS = {
     *("a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "and", "or", "with", "from"),
     *("as", "is", "are", "was", "were", "has", "have", "had", "be", "been", "that", "this"),
@@ -74,11 +75,13 @@ def combine(kept: Event, other: Event) -> Event:
     """`kept` as it is, with the sources, actors and figures only `other` has.
 
     Every other field of `kept` stays, whatever `other` says: `kept` is the stored event, which
-    a reviewer may have edited; `other` is a fresh extraction.
+    a reviewer may have edited; `other` is a fresh extraction. Figures a reviewer corrected
+    stay as they are.
     """
     sources = list(dict.fromkeys([*kept.sources, *other.sources]))
     actors = list(dict.fromkeys([*kept.actors, *other.actors]))
-    figures = {**other.figures, **kept.figures}
+    reviewed = (kept.classification or {}).get(FIGURES_REVIEWED)
+    figures = kept.figures if reviewed else {**other.figures, **kept.figures}
     update: dict = {"sources": sources, "actors": actors, "figures": figures}
     if other.id != kept.id and other.id not in folded(kept):
         reason = kept.classification or {}
