@@ -308,3 +308,23 @@ def test_the_admins_hear_of_pending_events_once_per_slot(cli, tmp_path, article,
 def _runner(settings, store: Store) -> Runner:
     owner = Owner(socket.gethostname(), 4242, f"review-test-{id(settings)}")
     return Runner(settings, store, threading.Event(), owner)
+
+
+def test_the_migration_gives_exactly_the_review_columns_the_models_declare(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from briefing.store.db import Base
+
+    store = Store(database_url)
+    try:
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_server_default": True})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        store.dispose()
+    flat = [
+        item for entry in differences for item in (entry if isinstance(entry, list) else [entry])
+    ]
+    ours = [item for item in flat if "review" in str(item) or "pending_" in str(item)]
+    assert ours == [], "the migration and the models disagree"
