@@ -37,6 +37,12 @@ ADMIN = "admin@example.org"
 READER = "reader@example.org"
 
 
+@pytest.fixture(autouse=True)
+def _database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test on a SQLite file and, when configured, on PostgreSQL."""
+    monkeypatch.setenv("BRIEFING_DATABASE_URL", database_url)
+
+
 def write_config(tmp_path: Path, brief: str = "", port: int = 2525, extra: str = "") -> Path:
     path = tmp_path / "briefing.toml"
     path.write_text(
@@ -278,7 +284,7 @@ def test_the_admins_hear_of_pending_events_once_per_slot(cli, tmp_path, article,
     config = write_config(tmp_path, 'review = "required"', port=server.port)
     ingest(cli, config, article)
     ok(cli("--config", config, "subscribers", "add", READER, "--brief", "desk"))
-    settings = load_settings(config, {})
+    settings = load_settings(config)
     store = Store(settings.db_url)
     slot = datetime(2024, 10, 26, 23, tzinfo=KYIV)  # its window: the 24 hours before
     mailbox.defer_once.add(READER)  # the first attempt fails to deliver, so the slot is retried

@@ -28,13 +28,16 @@ def list_(app: App, brief: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "brief", "window (UTC)", "events", "pages", "created", "path", box=None)
+    table = Table(
+        "id", "brief", "window (UTC)", "events", "pending", "pages", "created", "path", box=None
+    )
     for item in editions:
         table.add_row(
             str(item["edition_id"]),
             item["brief"],
             f"{item['window_start'][:16]} → {item['window_end'][:16]}",
             str(item["events"]),
+            str(item["pending_review"] or "-"),
             str(item["pages"] or "-"),
             item["created_at"][:16],
             item["path"],
