@@ -334,3 +334,22 @@ def test_the_migration_gives_exactly_the_review_columns_the_models_declare(datab
     ]
     ours = [item for item in flat if "review" in str(item) or "pending_" in str(item)]
     assert ours == [], "the migration and the models disagree"
+
+
+def test_review_settings_are_checked_at_start(cli, tmp_path):
+    config = write_config(tmp_path, 'review = "sometimes"')
+    result = cli("--config", config, "events", "list")
+    assert result.code == 1
+    assert "briefs.desk.review" in result.err and "required" in result.err
+    config = write_config(tmp_path, "auto_approve_above = 1.5")
+    result = cli("--config", config, "events", "list")
+    assert result.code == 1 and "briefs.desk.auto_approve_above" in result.err
+
+
+def test_a_title_correction_names_one_event(cli, tmp_path, article):
+    config = write_config(tmp_path)
+    ingest(cli, config, article)
+    ids = [event["id"] for event in pending(cli, config)]
+    result = cli("--config", config, "events", "review", "edit", *ids[:2], "--title", "Same")
+    assert result.code == 2 and "single ID" in result.err
+    assert all(event["title"] != "Same" for event in pending(cli, config))

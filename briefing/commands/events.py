@@ -12,7 +12,7 @@ REVIEW_STATES = ("pending", "approved", "rejected")
 
 @click.group()
 def events() -> None:
-    """Import, add and list stored events."""
+    """Import, add, list and review stored events."""
 
 
 @events.command("import")
@@ -199,7 +199,8 @@ def _report(app: App, done: str, changed: list, as_json: bool) -> None:
     if as_json:
         print_json(_with_reviews(changed))
     else:
-        app.say(f"{done} {len(changed)} events: {', '.join(i.event.id for i in changed)}")
+        count = f"{len(changed)} event{'' if len(changed) == 1 else 's'}"
+        app.say(f"{done} {count}: {', '.join(item.event.id for item in changed)}")
 
 
 @review.command("approve")
@@ -230,10 +231,10 @@ def reject(app: App, ids, reviewer: str | None, reason: str | None, as_json: boo
 
 @review.command("edit")
 @click.argument("ids", nargs=-1, required=True)
-@click.option("--title")
-@click.option("--summary")
-@click.option("--category")
-@click.option("--importance", type=click.IntRange(1, 5))
+@click.option("--title", help="The corrected title (one event at a time).")
+@click.option("--summary", help="The corrected summary (one event at a time).")
+@click.option("--category", help="One of the configured categories.")
+@click.option("--importance", type=click.IntRange(1, 5), help="1 (least) to 5 (most).")
 @click.option("--place", help="The place ('' clears it).")
 @click.option(
     "--figure",
@@ -260,6 +261,8 @@ def edit(
     from briefing.review import Correction, correct, reviewer_name
 
     correction = Correction(**fields, figures=_figure_changes(figures))
+    if len(set(ids)) > 1 and (correction.title, correction.summary) != (None, None):
+        raise click.UsageError("--title and --summary correct one event: give a single ID")
     if correction.is_empty() and not and_approve:
         raise click.UsageError(
             "give at least one of --title, --summary, --category, "
