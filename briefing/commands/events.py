@@ -93,7 +93,6 @@ def list_(
     zone = ZoneInfo(app.settings.timezone)
     start, end = parse_span(since, until, zone)
     reviewed = _reviewed_events(app, start, end, categories, states)
-    found = [item.event for item in reviewed]
     if as_json:
         print_json(_with_reviews(reviewed))
         return
@@ -101,7 +100,8 @@ def list_(
     from rich.table import Table
 
     table = Table(f"time ({zone.key})", "category", "imp.", "review", "title", "id", box=None)
-    for event, item in zip(found, reviewed, strict=True):
+    for item in reviewed:
+        event = item.event
         table.add_row(
             f"{event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}",
             event.category,
@@ -111,7 +111,7 @@ def list_(
             event.id,
         )
     Console().print(table)
-    app.say(f"{len(found)} events")
+    app.say(f"{len(reviewed)} events")
 
 
 # --- the review gate -------------------------------------------------------------------------
