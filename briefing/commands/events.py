@@ -146,8 +146,8 @@ def _reviewer_options(function):
 
 
 @events.group(invoke_without_command=True)
-@click.option("--since", help="Only events from this date or ISO time.")
-@click.option("--until", help="Only events before this date (inclusive) or ISO time.")
+@click.option("--since", help="Date or ISO time (inclusive).")
+@click.option("--until", help="Date (inclusive) or ISO time (exclusive).")
 @json_option
 @click.pass_context
 def review(ctx: click.Context, since: str | None, until: str | None, as_json: bool) -> None:
