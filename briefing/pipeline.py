@@ -17,16 +17,10 @@ from briefing.compose import Brief, compose_brief, select_events
 from briefing.config import BriefSpec, Settings
 from briefing.event import Event
 from briefing.render import RenderedPdf, render_html
+from briefing.review import publishable
 from briefing.store import Store
 from briefing.store.editions import Edition, edition_for_slot, latest_edition
-from briefing.store.events import (
-    APPROVED,
-    PENDING,
-    EventRow,
-    ReviewedEvent,
-    events_by_id,
-    reviewed_events_between,
-)
+from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
@@ -114,16 +108,8 @@ def _reviewed_window(session, spec: BriefSpec, window: Window) -> tuple[list[Eve
     admitted: list[Event] = []
     waiting: list[Event] = []
     for item in found:
-        (admitted if _admitted(item, spec) else waiting).append(item.event)
+        (admitted if publishable(item, spec) else waiting).append(item.event)
     return admitted, [event.id for event in select_events(waiting, spec)]
-
-
-def _admitted(item: ReviewedEvent, spec: BriefSpec) -> bool:
-    """Approved by a person (or made by the desk), or, under `auto`, confident enough."""
-    if item.review.state == APPROVED:
-        return True
-    confidence = item.confidence
-    return spec.review == "auto" and confidence is not None and confidence > spec.auto_approve_above
 
 
 def _render(

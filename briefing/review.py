@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from briefing.config import Settings
+from briefing.compose import select_events
+from briefing.config import BriefSpec, Settings
 from briefing.errors import InputError, NotFoundError, validation_problems
 from briefing.event import Event
 from briefing.ingest.dedupe import FIGURES_REVIEWED
@@ -30,6 +31,32 @@ from briefing.store.events import (
     save_reviewed_edit,
     set_review,
 )
+
+
+def publishable(item: ReviewedEvent, spec: BriefSpec) -> bool:
+    """Whether a brief may publish the event: approved, or pending and confident enough under
+    `review = "auto"`. Rejected events never are."""
+    if item.review.state == APPROVED:
+        return True
+    confidence = item.confidence
+    return (
+        item.review.state == PENDING
+        and spec.review == "auto"
+        and confidence is not None
+        and confidence > spec.auto_approve_above
+    )
+
+
+def auto_briefs(item: ReviewedEvent, settings: Settings) -> list[str]:
+    """The briefs whose `auto` rule lets this pending event through without a person."""
+    if item.review.state != PENDING:
+        return []
+    specs = [settings.brief(name) for name in settings.brief_names]
+    return [
+        name
+        for name, spec in specs
+        if publishable(item, spec) and select_events([item.event], spec)
+    ]
 
 
 def reviewer_name(given: str | None = None) -> str:
@@ -143,11 +170,12 @@ def _check_known(session: Session, ids: list[str]) -> list[ReviewedEvent]:
     return found
 
 
-def as_record(item: ReviewedEvent) -> dict[str, Any]:
-    """An event with its review, confidence and reasons, for `--json` output."""
+def as_record(item: ReviewedEvent, settings: Settings) -> dict[str, Any]:
+    """An event with its review, confidence, reasons, and the briefs whose rule lets it through."""
     return {
         **item.event.model_dump(mode="json"),
         "review": item.review.as_dict(),
         "confidence": item.confidence,
         "reasons": item.reasons,
+        "auto_approved_in": auto_briefs(item, settings),
     }

@@ -207,8 +207,10 @@ def test_an_auto_brief_publishes_only_events_above_its_threshold(cli, tmp_path, 
     assert edition["events"] == len(above) and edition["pending_review"] == len(below)
     for event in above:
         assert event["title"][:40] in edition["text"]
+        assert event["auto_approved_in"] == ["desk"]
     for event in below:
         assert event["title"][:40] not in edition["text"]
+        assert event["auto_approved_in"] == []
     assert {item["id"] for item in edition["left_out_pending"]} == {e["id"] for e in below}
 
 

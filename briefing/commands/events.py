@@ -94,7 +94,7 @@ def list_(
     start, end = parse_span(since, until, zone)
     reviewed = _reviewed_events(app, start, end, categories, states)
     if as_json:
-        print_json(_with_reviews(reviewed))
+        print_json(_with_reviews(app, reviewed))
         return
     from rich.console import Console
     from rich.table import Table
@@ -132,10 +132,10 @@ def _reviewed_events(app: App, start, end, categories, states) -> list:
         )
 
 
-def _with_reviews(reviewed: list) -> list[dict]:
+def _with_reviews(app: App, reviewed: list) -> list[dict]:
     from briefing.review import as_record
 
-    return [as_record(item) for item in reviewed]
+    return [as_record(item, app.settings) for item in reviewed]
 
 
 def _reviewer_options(function):
@@ -160,7 +160,7 @@ def review(ctx: click.Context, since: str | None, until: str | None, as_json: bo
         return
     from zoneinfo import ZoneInfo
 
-    from briefing.review import pending_events
+    from briefing.review import auto_briefs, pending_events
     from briefing.window import parse_span
 
     app = ctx.find_object(App)
@@ -168,14 +168,14 @@ def review(ctx: click.Context, since: str | None, until: str | None, as_json: bo
     start, end = parse_span(since, until, zone)
     waiting = pending_events(app.store, start, end)
     if as_json:
-        print_json(_with_reviews(waiting))
+        print_json(_with_reviews(app, waiting))
         return
     for item in waiting:
-        _echo_pending(item, zone)
+        _echo_pending(item, zone, auto_briefs(item, app.settings))
     app.say(f"{len(waiting)} events waiting for review")
 
 
-def _echo_pending(item, zone) -> None:
+def _echo_pending(item, zone, auto_approved_in: list[str]) -> None:
     """One pending event as plain text (never markup): what a reviewer checks, and its id."""
     event = item.event
     confidence = "-" if item.confidence is None else f"{item.confidence:.2f}"
@@ -192,12 +192,14 @@ def _echo_pending(item, zone) -> None:
         click.echo(f"  source: {source.name}" + (f" {source.url}" if source.url else ""))
     for reason in item.reasons:
         click.echo(f"  why: {reason}")
+    if auto_approved_in:
+        click.echo(f"  let through by the auto rule of: {', '.join(auto_approved_in)}")
     click.echo("")
 
 
 def _report(app: App, done: str, changed: list, as_json: bool) -> None:
     if as_json:
-        print_json(_with_reviews(changed))
+        print_json(_with_reviews(app, changed))
     else:
         count = f"{len(changed)} event{'' if len(changed) == 1 else 's'}"
         app.say(f"{done} {count}: {', '.join(item.event.id for item in changed)}")
