@@ -53,7 +53,7 @@ LONGEST_RETRY = timedelta(hours=2)
 def pending_notice(
     brief: str, when: str, waiting: list[ReviewedEvent], shown: int = 20
 ) -> tuple[str, str]:
-    """Subject and text of the admins' notice: the events a slot's brief went out without."""
+    """Subject and text of the admins' notice: the events a slot's brief goes out without."""
     lines = [
         f"- {item.event.category}, confidence "
         f"{'-' if item.confidence is None else f'{item.confidence:.2f}'}: "
@@ -64,7 +64,7 @@ def pending_notice(
         lines.append(f"… and {len(waiting) - shown} more")
     subject = f"briefing: {len(waiting)} events await review for the {brief} brief"
     text = (
-        f"The {brief} brief of {when} went out without {len(waiting)} ingested events "
+        f"The {brief} brief of {when} goes out without {len(waiting)} ingested events "
         "that are still waiting for review:\n\n" + "\n".join(lines) + "\n\n"
         "Review them with `briefing events review`. This edition is made; to publish events "
         "approved now, generate an edition covering their time (`briefing generate --since`).\n"
