@@ -43,14 +43,13 @@ def _database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRIEFING_DATABASE_URL", database_url)
 
 
-def write_config(tmp_path: Path, brief: str = "", port: int = 2525, extra: str = "") -> Path:
+def write_config(tmp_path: Path, brief: str = "", port: int = 2525) -> Path:
     path = tmp_path / "briefing.toml"
     path.write_text(
         f"""
 output_dir = "{tmp_path / "output"}"
 timezone = "Europe/Kyiv"
 admins = ["{ADMIN}"]
-{extra}
 
 [briefs.desk]
 title = "Desk Brief"
