@@ -27,6 +27,17 @@ def normalise_address(text: str) -> str:
         raise ValueError(f"{text.strip()!r} is not a valid email address: {exc}") from None
 
 
+def ascii_address(address: str) -> str | None:
+    """The address with its domain in IDNA ('user@xn--bcher-kva.example'), for a server without
+    SMTPUTF8; None when the mailbox name itself is beyond ASCII and has no such form."""
+    if address.isascii():
+        return address
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
+
+
 def clean_name(text: str | None) -> str | None:
     """A display name on one line, or None when blank."""
     cleaned = " ".join((text or "").split())
