@@ -138,3 +138,20 @@ def edition_record(store: Store, *, brief: str = "daily") -> int:
         session.add(edition)
         session.flush()
         return edition.id
+
+
+def prepare(tmp_path: Path, monkeypatch, port: int, readers: list[str], **config) -> int:
+    """A config pointing at the loopback server, the demo edition and its subscribers."""
+    path = write_config(tmp_path, port, **config)
+    monkeypatch.setenv("BRIEFING_CONFIG", str(path))
+    monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
+    from briefing.config import load_settings
+
+    settings = load_settings()
+    store = Store(settings.db_url)
+    try:
+        edition = make_edition(settings, store)
+        subscribe(store, readers)
+    finally:
+        store.dispose()
+    return edition.id

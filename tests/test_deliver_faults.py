@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,25 +15,10 @@ from briefing.config import load_settings
 from briefing.store import Store
 from briefing.store.deliveries import list_deliveries
 from briefing.store.subscribers import list_subscribers
-from tests.deliver_fixtures import make_edition, people, subscribe, write_config
+from tests.deliver_fixtures import people, prepare
 from tests.smtp_fixtures import Mailbox, SmtpServer
 
 SERVER_REPLY = re.compile(r"\b[245]\d\d\b")
-
-
-def prepare(tmp_path: Path, monkeypatch, port: int, readers: list[str], **config) -> int:
-    """A config pointing at the loopback server, the demo edition and its subscribers."""
-    path = write_config(tmp_path, port, **config)
-    monkeypatch.setenv("BRIEFING_CONFIG", str(path))
-    monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
-    settings = load_settings()
-    store = Store(settings.db_url)
-    try:
-        edition = make_edition(settings, store)
-        subscribe(store, readers)
-    finally:
-        store.dispose()
-    return edition.id
 
 
 def ledger(edition_id: int) -> dict[str, dict]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from briefing.deliver.mail import header_text
 from briefing.errors import BriefingError, InputError
 
 
@@ -39,9 +40,9 @@ def ascii_address(address: str) -> str | None:
 
 
 def clean_name(text: str | None) -> str | None:
-    """A display name on one line, or None when blank."""
-    cleaned = " ".join((text or "").split())
-    return cleaned[:200] or None
+    """A display name on one line of plain text (encoded words decoded, no control
+    characters: see header_text), or None when blank."""
+    return header_text(text)[:200] or None
 
 
 def read_subscribers_csv(
