@@ -94,6 +94,7 @@ class BriefSpec(_Model):
     catch_up: timedelta = timedelta(hours=6)
     subject: str = "{title} — {date}"
     takeaways: int = Field(default=5, ge=0, le=20)
+    send_when_empty: bool = False
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
     _catch_up = field_validator("catch_up", mode="before")(parse_duration)

@@ -29,6 +29,7 @@ from briefing.store.db import now as utc_now
 from briefing.store.runs import (
     FAILED,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     Owner,
     ScheduleRun,
@@ -250,6 +251,9 @@ class Runner:
             outcome.counts.update(sent.as_dict())
         except Exception as exc:  # a failed run must never stop the daemon
             return self._failed(outcome, exc)
+        if sent.skipped:  # an empty brief, not mailed: done, and the record says why
+            outcome.status, outcome.error = SKIPPED, sent.skipped
+            return outcome
         unsent = sent.failed + sent.remaining
         if unsent and stop.is_set():
             return self._interrupted(outcome, f"with {unsent} deliveries not yet sent")

@@ -57,7 +57,8 @@ _REPLY_ADDRESS = re.compile(r"<[^>]*>|\S+@\S+")
 @dataclass(frozen=True)
 class DeliveryCounts:
     """What one `send_edition` call did: sent, bounced and failed by it; sent before; left;
-    and how many of the edition's deliveries are cancelled because the subscriber left."""
+    how many of the edition's deliveries are cancelled because the subscriber left; and why
+    nothing was sent at all (`skipped`), if so."""
 
     sent: int = 0
     failed: int = 0
@@ -65,9 +66,11 @@ class DeliveryCounts:
     already_sent: int = 0
     remaining: int = 0
     cancelled: int = 0
+    skipped: str | None = None
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The counts alone (`skipped` is not one)."""
+        return {key: value for key, value in asdict(self).items() if key != "skipped"}
 
 
 Progress = Callable[[DeliveryCounts], None]

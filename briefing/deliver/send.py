@@ -49,11 +49,12 @@ def send_edition(
 ) -> DeliveryCounts:
     """Send the edition to every active subscriber of its brief who has not received it yet.
 
-    Idempotent: only deliveries not `sent` go out; those left `failed` by an earlier call get a
-    fresh round of attempts, unless the subscriber has since unsubscribed, bounced or left the
-    brief: their delivery is `cancelled` instead. With `stop` set, the message in flight is
-    finished and the call returns. `dry_run` writes the messages under output/outbox/ instead
-    and records nothing.
+    An edition without events is not mailed unless its brief's `send_when_empty` says so
+    (the counts say why: `skipped`). Idempotent: only deliveries not `sent` go out; those
+    left `failed` by an earlier call get a fresh round of attempts, unless the subscriber has
+    since unsubscribed, bounced or left the brief: their delivery is `cancelled` instead. With
+    `stop` set, the message in flight is finished and the call returns. `dry_run` writes the
+    messages under output/outbox/ instead and records nothing.
     """
     with store.session() as session:
         edition = get_edition(session, edition_id)
@@ -62,6 +63,13 @@ def send_edition(
             f"edition {edition.id} is {edition.format.upper()}, not a PDF; "
             "send a PDF edition (briefing generate makes one by default)"
         )
+    if not edition.event_ids and not settings.brief(edition.brief)[1].send_when_empty:
+        reason = (
+            f"edition {edition.id} has no events, so it is not mailed (set send_when_empty = "
+            f"true in [briefs.{edition.brief}] to mail empty briefs)"
+        )
+        log.info(reason)
+        return DeliveryCounts(skipped=reason)
     mail = _prepare(settings, store, edition)
     if dry_run:
         return write_outbox(settings, store, edition, mail)

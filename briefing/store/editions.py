@@ -31,6 +31,9 @@ class Edition(Base):
     size: Mapped[int] = mapped_column(Integer)
     pages: Mapped[int] = mapped_column(Integer)
     event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The composed brief the templates rendered, as JSON: every email of the edition is built
+    # from it, so an event edited later changes no copy. None for editions made before 0006.
+    content: Mapped[dict | None] = mapped_column(JSON)
 
     def as_dict(self) -> dict:
         return {
