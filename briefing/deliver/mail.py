@@ -26,7 +26,7 @@ from email.header import decode_header, make_header
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.parser import HeaderParser
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 
 from briefing.deliver.smtp import END_OF_DATA, DotStuffed, dot_stuff
 
@@ -91,14 +91,11 @@ def _decode_words(text: str) -> str:
 def check_head(head: bytes, address: str) -> None:
     """Refuse a subscriber's own headers unless they read back as exactly To, Date and
     Message-ID, with one To address: `address`."""
-    message = HeaderParser(policy=policy.default).parsestr(head.decode("utf-8", "replace"))
-    names = list(message.keys())
+    message = HeaderParser(policy=policy.compat32).parsestr(head.decode("utf-8", "replace"))
+    names = message.keys()
     if names != OWN_HEADERS or message.get_payload():
         raise UnsafeMessageError(f"its headers read back as {names}, not {OWN_HEADERS}")
-    try:
-        addresses = [item.addr_spec for item in message["To"].addresses]
-    except (HeaderParseError, ValueError, IndexError, AttributeError) as exc:
-        raise UnsafeMessageError(f"its To header cannot be read back: {exc}") from None
+    addresses = [found for _, found in getaddresses(message.get_all("To"))]
     if addresses != [address]:
         raise UnsafeMessageError(f"its To header reads back as {addresses}, not [{address!r}]")
 

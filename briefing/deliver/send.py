@@ -126,18 +126,25 @@ def write_outbox(
     with store.session() as session:
         subscribers = subscribers_for(session, edition.brief)
         done = ledger.sent_subscriber_ids(session, edition.id)
-    written = 0
+    written = failed = 0
     for subscriber in subscribers:
         if subscriber.id in done:
             continue
         recipient = Recipient(
             subscriber.email, subscriber.name, subscriber.token, f"e{edition.id}.s{subscriber.id}"
         )
+        try:
+            letter = mail.letter(recipient)
+        except ValueError as exc:  # a real send would leave it `failed` for the same reason
+            log.warning("%s: message not built: %s", subscriber.email, exc)
+            failed += 1
+            continue
         name = f"{subscriber.id:06d}-{slug(subscriber.email)}.eml"
-        _write_atomically(folder / name, mail.letter(recipient).data)
+        _write_atomically(folder / name, letter.data)
         written += 1
     log.info("edition %s: wrote %d messages to %s", edition.id, written, folder)
-    return DeliveryCounts(sent=written, already_sent=len(done & {s.id for s in subscribers}))
+    already = len(done & {s.id for s in subscribers})
+    return DeliveryCounts(sent=written, failed=failed, already_sent=already)
 
 
 def outbox_folder(settings: Settings, edition: Edition) -> Path:
