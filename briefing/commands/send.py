@@ -73,11 +73,6 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
             f"edition {edition.id}: {counts.failed} deliveries failed{reason}; "
             "run `briefing send` again to retry them"
         )
-    if counts.remaining:
-        raise DeliveryError(
-            f"edition {edition.id}: {counts.remaining} deliveries not yet sent; "
-            "run `briefing send` again"
-        )
 
 
 @contextmanager
