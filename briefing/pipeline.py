@@ -20,7 +20,12 @@ from briefing.config import BriefSpec, Settings
 from briefing.errors import BriefingError
 from briefing.render import RenderedPdf, render_html
 from briefing.store import Store
-from briefing.store.editions import Edition, edition_for_slot, latest_edition
+from briefing.store.editions import (
+    Edition,
+    edition_content,
+    edition_for_slot,
+    latest_edition,
+)
 from briefing.store.events import EventRow, events_between, events_by_id
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
@@ -176,8 +181,10 @@ def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Bri
     An edition archived before briefs were kept (content None) is recomposed from the events
     it lists, as they are now.
     """
-    if edition.content is not None:
-        return brief_from_content(edition.content)
+    with store.session() as session:
+        content = edition_content(session, edition.id)
+    if content is not None:
+        return brief_from_content(content)
     log.warning("edition %s has no kept brief; recomposing it from its events", edition.id)
     name, spec = settings.brief(edition.brief)
     window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))

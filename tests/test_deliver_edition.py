@@ -111,10 +111,12 @@ def test_the_kept_brief_reads_back_whole_and_agrees_with_the_pdf(settings, store
     from pypdf import PdfReader
 
     from briefing.pipeline import brief_content, brief_from_content, edition_file
+    from briefing.store.editions import edition_content
     from tests.deliver_fixtures import make_edition
 
     edition = make_edition(settings, store)
-    kept = json.loads(json.dumps(edition.content))  # as the database gives it back
+    with store.session() as session:
+        kept = edition_content(session, edition.id)
 
     brief = brief_from_content(kept)
 
