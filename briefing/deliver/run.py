@@ -136,8 +136,9 @@ class SendRun:
             already_sent=counts[ledger.SENT],
             remaining=counts[ledger.PENDING] + counts[ledger.SENDING],
         )
-        # Whether the server has taken this edition for anyone: then a refusal is personal.
-        self.accepted = counts[ledger.SENT] > 0
+        # Whether the server took a message in this run: then a refusal is personal. (Not
+        # counting earlier runs: the server's settings may have changed since.)
+        self.accepted = False
         self.refusals: tuple[str, int] = ("", 0)  # the last refusal (addresses left out), count
 
     def start(self) -> None:
