@@ -181,3 +181,21 @@ def test_without_smtputf8_an_idn_domain_goes_as_idna_and_a_utf8_mailbox_fails(
     assert rows[utf8]["status"] == "failed"
     assert "SMTPUTF8" in rows[utf8]["last_error"]
     assert subscriber_statuses()[utf8] == "active"
+
+
+def test_a_relay_broken_since_an_earlier_run_bounces_no_one(
+    cli, tmp_path, monkeypatch, server, mailbox
+):
+    first, later = people(12)[:2], people(12)[2:]
+    edition_id = prepare(tmp_path, monkeypatch, server.port, first)
+    assert cli("send", "--edition", edition_id).code == 0
+    for address in later:
+        assert cli("subscribers", "add", address).code == 0
+    mailbox.refuse_all["RCPT"] = "554 5.7.1 <{address}>: Relay access denied"
+
+    refused = cli("send", "--edition", edition_id, "--json")
+
+    assert refused.code == 1 and "Relay access denied" in refused.err
+    rows = assert_truthful(edition_id, first + later, mailbox)
+    assert [rows[a]["status"] for a in later] == ["pending"] * len(later)
+    assert set(subscriber_statuses().values()) == {"active"}
