@@ -29,12 +29,14 @@ log = logging.getLogger(__name__)
 
 KEYRING_SERVICES = ("briefing", "yagmail")
 OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
-# Replies to RCPT that say the mailbox itself is bad (unknown, moved, malformed), as opposed to
-# policy refusals such as 554 relay denied, which would otherwise unsubscribe everyone.
+# Replies to RCPT that say the mailbox itself is bad (unknown, moved, malformed) when the
+# server gives no enhanced code, as opposed to policy refusals such as 554 relay denied,
+# which would otherwise unsubscribe everyone. With an enhanced code, only 5.1.x does.
 MAILBOX_CODES = (550, 551, 553)
 # Mail options for an address beyond ASCII, as smtplib's send_message would use them.
 UTF8_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")
-# An RFC 3463 enhanced status code at the start of a reply: class, subject, detail.
+# An RFC 3463 enhanced status code at the start of a reply; group 1 is its subject
+# (1 addressing, 7 security or policy).
 _ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")
 _LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
 END_OF_DATA = b".\r\n"
