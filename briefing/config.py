@@ -98,6 +98,7 @@ class BriefSpec(_Model):
     # ingested events whose confidence is above `auto_approve_above`.
     review: Literal["required", "auto"] = "auto"
     auto_approve_above: float = Field(default=0.7, ge=0, le=1)
+    send_when_empty: bool = False
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
     _catch_up = field_validator("catch_up", mode="before")(parse_duration)

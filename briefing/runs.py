@@ -31,6 +31,7 @@ from briefing.store.events import ReviewedEvent, reviewed_events_by_id
 from briefing.store.runs import (
     FAILED,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     Owner,
     ScheduleRun,
@@ -275,6 +276,9 @@ class Runner:
             outcome.counts.update(sent.as_dict())
         except Exception as exc:  # a failed run must never stop the daemon
             return self._failed(outcome, exc)
+        if sent.skipped:  # an empty brief, not mailed: done, and the record says why
+            outcome.status, outcome.error = SKIPPED, sent.skipped
+            return outcome
         unsent = sent.failed + sent.remaining
         if unsent and stop.is_set():
             return self._interrupted(outcome, f"with {unsent} deliveries not yet sent")

@@ -282,7 +282,7 @@ def test_review_commands_refuse_unknown_events_and_bad_corrections_changing_noth
 
 
 def test_the_admins_hear_of_pending_events_once_per_slot(cli, tmp_path, article, mailbox, server):
-    config = write_config(tmp_path, 'review = "required"', port=server.port)
+    config = write_config(tmp_path, 'review = "required"\nsend_when_empty = true', port=server.port)
     ingest(cli, config, article)
     ok(cli("--config", config, "subscribers", "add", READER, "--brief", "desk"))
     settings = load_settings(config)

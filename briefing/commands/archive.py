@@ -94,23 +94,37 @@ def _echo_left_out(left_out: list[dict]) -> None:
 @json_option
 @pass_app
 def verify(app: App, brief: str | None, as_json: bool) -> None:
-    """Recompute every checksum; exit 1 if any file is missing or altered."""
-    from briefing.archive import verify_edition
+    """Recompute every checksum, and look for files no edition records; exit 1 if any file
+    is missing or altered, or is in the archive without a record."""
+    from briefing.archive import unowned_files, verify_edition
     from briefing.store.editions import list_editions
 
+    output = app.settings.output_dir
     with app.store.session() as session:
-        checks = [verify_edition(app.settings.output_dir, e) for e in list_editions(session, brief)]
+        editions = list_editions(session)
+    chosen = [edition for edition in editions if brief in (None, edition.brief)]
+    checks = [verify_edition(output, edition) for edition in chosen]
     problems = [check for check in checks if not check.ok]
+    unowned = unowned_files(output, {edition.path for edition in editions}, brief)
     if as_json:
         print_json(
             {
                 "checked": len(checks),
                 "problems": [{"edition_id": c.edition.id, "problem": c.problem} for c in problems],
+                "unowned": [
+                    {"path": str(item.path.resolve()), "temporary": item.temporary}
+                    for item in unowned
+                ],
             }
         )
     else:
         for check in problems:
             click.echo(f"edition {check.edition.id}: {check.problem}", err=True)
-        app.say(f"{len(checks)} editions checked, {len(problems)} problems")
-    if problems:
+        for item in unowned:
+            click.echo(item.problem, err=True)
+        app.say(
+            f"{len(checks)} editions checked, {len(problems)} problems, "
+            f"{len(unowned)} files no edition records"
+        )
+    if problems or unowned:
         raise SystemExit(1)

@@ -35,6 +35,10 @@ class Edition(Base):
     # and when the admins were told of them (once per scheduled slot).
     pending_event_ids: Mapped[list[str] | None] = mapped_column(JSON)
     pending_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The composed brief the templates rendered, as JSON: every email of the edition is built
+    # from it, so an event edited later changes no copy. None for editions made before 0006.
+    # Deferred: listing and verifying editions need not load every brief.
+    content: Mapped[dict | None] = mapped_column(JSON, deferred=True)
 
     def as_dict(self) -> dict:
         return {
@@ -61,6 +65,11 @@ def get_edition(session: Session, edition_id: int) -> Edition:
     if edition is None:
         raise NotFoundError(f"no edition with id {edition_id}")
     return edition
+
+
+def edition_content(session: Session, edition_id: int) -> dict | None:
+    """The composed brief kept with an edition (None for one made before it was kept)."""
+    return session.scalar(select(Edition.content).where(Edition.id == edition_id))
 
 
 def latest_edition(session: Session, brief: str, fmt: str = "pdf") -> Edition | None:
