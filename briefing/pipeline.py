@@ -12,12 +12,18 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from briefing.archive import write_edition_file
-from briefing.compose import Brief, compose_brief
+from briefing.compose import TREND_DAYS, Brief, compose_brief
 from briefing.config import BriefSpec, Settings
 from briefing.render import RenderedPdf, render_html
 from briefing.store import Store
-from briefing.store.editions import Edition, edition_for_slot, latest_edition
+from briefing.store.editions import (
+    Edition,
+    edition_for_slot,
+    edition_number,
+    latest_edition,
+)
 from briefing.store.events import EventRow, events_between, events_by_id
+from briefing.store.series import series_between
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
@@ -77,7 +83,14 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
 
 
 def _compose(
-    session, settings: Settings, name: str, spec: BriefSpec, window: Window, now, events=None
+    session,
+    settings: Settings,
+    name: str,
+    spec: BriefSpec,
+    window: Window,
+    now,
+    events=None,
+    edition_id: int | None = None,
 ) -> Brief:
     if events is None:
         events = events_between(session, window.start, window.end, spec.sections)
@@ -86,6 +99,9 @@ def _compose(
     previous = (
         events_between(session, before.start, before.end, spec.sections) if has_history else None
     )
+    trend_start = window.end - timedelta(days=TREND_DAYS)
+    history = events_between(session, trend_start, window.start, spec.sections)
+    first_day = window.edition_date - timedelta(days=TREND_DAYS - 1)
     return compose_brief(
         name,
         spec,
@@ -94,6 +110,9 @@ def _compose(
         generated_at=now,
         figure_specs=settings.figure_specs,
         previous_events=previous,
+        history_events=history,
+        series=series_between(session, spec.series, first_day, window.edition_date),
+        edition_number=edition_number(session, name, edition_id),
     )
 
 
@@ -101,7 +120,9 @@ def _render(
     settings: Settings, brief: Brief, fmt: str, render_pdf: PdfRenderer | None
 ) -> tuple[bytes, int]:
     if fmt == "html":
-        html = render_html(brief, template_dir=settings.template_dir, author=settings.author)
+        html = render_html(
+            brief, template_dir=settings.template_dir, author=settings.author, for_screen=True
+        )
         return html.encode(), 0
     if render_pdf is None:
         from briefing.pdf import render_pdf
@@ -154,7 +175,9 @@ def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Bri
     window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
     with store.session() as session:
         events = events_by_id(session, edition.event_ids)
-        return _compose(session, settings, name, spec, window, edition.created_at, events)
+        return _compose(
+            session, settings, name, spec, window, edition.created_at, events, edition.id
+        )
 
 
 def edition_to_send(settings: Settings, store: Store, brief: str | None = None) -> Edition:
