@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -227,6 +228,23 @@ def typographic(text: str | None) -> str:
     return smartypants.smartypants(text, smartypants.Attr.default | smartypants.Attr.u)
 
 
+_SENTENCE_END = re.compile(r"[.!?…][”’\"')\]]*(?=\s+[A-Z“‘\"(0-9])")
+_ABBREVIATION = re.compile(r"(?:[A-Z]\.)+|(?:Mr|Mrs|Ms|Dr|St|No|Gen|Lt|Col|Sgt|Gov|Sen|Rep)\.")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a summary (up to '.', '!' or '?' before a capital), else all.
+
+    'U.S.' or 'Gen.' do not end a sentence.
+    """
+    text = text.strip()
+    for end in _SENTENCE_END.finditer(text):
+        last_word = text[: end.start() + 1].split()[-1]
+        if not _ABBREVIATION.fullmatch(last_word):
+            return text[: end.end()]
+    return text
+
+
 def format_span(span: timedelta) -> str:
     """A window's length as a reader says it: '24 hours', '7 days', '90 minutes'."""
     minutes = int(span.total_seconds() // 60)
@@ -328,6 +346,7 @@ def template_environment(template_dir: Path | None = None) -> jinja2.Environment
         country=_in_brief_locale(country_name),
         direction=change_direction,
         typo=typographic,
+        first_sentence=first_sentence,
         trend_chart=trend_chart,
         utc_offset=utc_offset,
         span=format_span,
