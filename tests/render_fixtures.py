@@ -156,6 +156,7 @@ def brief_of(
     spec: BriefSpec = SPEC,
     window: Window = WINDOW,
     previous: list[Event] | None = None,
+    history: list[Event] | None = None,
 ) -> Brief:
     return compose_brief(
         "daily",
@@ -165,6 +166,7 @@ def brief_of(
         generated_at=GENERATED_AT,
         figure_specs=DEFAULT_FIGURES,
         previous_events=previous,
+        history_events=history or (),
     )
 
 

@@ -9,9 +9,10 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pikepdf
@@ -549,3 +550,36 @@ def test_html_matches_the_golden_file():
         "rendered HTML differs from tests/golden/brief.html; if the change is intended, "
         "regenerate with BRIEFING_UPDATE_GOLDEN=1 and review the diff"
     )
+
+
+# --- trend charts ------------------------------------------------------------------------------
+
+
+def test_a_figure_reported_on_several_days_gets_a_sparkline():
+    history = [
+        event({"occurred_at": f"2024-10-{day}T03:00:00+03:00", "category": "military",
+               "title": f"Attack {day}", "figures": {"drones_launched": value}})
+        for day, value in ((20, 40), (22, 90), (24, 60))
+    ]  # fmt: skip
+    brief = brief_of(seed_events(), previous=[], history=history)
+    html = render.render_html(brief)
+    chart = re.search(r'<svg class="trend"[^>]*aria-label="Drones launched, daily[^"]*"', html)
+    assert chart and "from 40 to 116" in chart.group(0)
+    assert html.count('<svg class="trend"') == 1  # the other figures have one day only
+
+
+@pytest.mark.parametrize(
+    "values", [(5, 5), (-1e15, 1e15), (1e-300, -0.0), (2e18, 3e18, -4e18), (7,)]
+)
+def test_a_sparkline_is_drawn_inside_its_box_for_any_finite_values(values):
+    points = [
+        SimpleNamespace(day=date(2024, 10, 26) - timedelta(days=n), value=value)
+        for n, value in enumerate(values)
+    ]
+    chart = render.trend_chart(points, date(2024, 10, 26), 30)
+    if len(values) < 2:
+        assert chart["points"] == ""
+        return
+    for pair in chart["points"].split():
+        x, y = (float(v) for v in pair.split(","))
+        assert 0 <= x <= 120 and 0 <= y <= 28
