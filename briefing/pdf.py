@@ -16,6 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+# Loaded with WeasyPrint so a pre-started worker (briefing.pdf_worker) has every slow import of
+# a render done before the brief arrives: formatting (Babel) and typography (SmartyPants).
+import babel.dates
+import babel.numbers  # noqa: F401
+import smartypants  # noqa: F401
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
