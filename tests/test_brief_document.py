@@ -199,3 +199,23 @@ def test_the_email_is_fluid_previews_the_first_takeaway_and_sources_each_item(de
     assert "The Ukrainian air force reports that approximately 116 combat drones" in html
     assert "Damage to civilian infrastructure" not in html  # the first sentence only
     assert "Source: General Staff of Ukraine (claims)" in html
+
+
+def test_a_gap_in_running_totals_leaves_that_day_without_a_change(cli, tmp_path):
+    path = tmp_path / "gap.json"
+    path.write_text(json.dumps([
+        {"date": "2024-10-20", "tank": 100}, {"date": "2024-10-21", "tank": 104},
+        {"date": "2024-10-23", "tank": 110}, {"date": "2024-10-24", "tank": 109},
+    ]))  # fmt: skip
+    result = cli("series", "import", "--cumulative", "--source", "X", "--json", str(path))
+    assert json.loads(result.out)["points"] == 2  # 21 Oct (+4) and 24 Oct (−1, a correction)
+
+
+def test_an_unknown_locale_or_a_logo_outside_the_template_folder_is_refused(cli, tmp_path):
+    (tmp_path / "briefing.toml").write_text('[briefs.daily]\nlocale = "xx_QQ"\n')
+    result = cli("generate")
+    assert result.code == 1
+    assert "briefs.daily.locale: 'xx_QQ' is not a known locale" in result.err
+    (tmp_path / "briefing.toml").write_text('[briefs.daily]\nlogo = "../secret.png"\n')
+    result = cli("generate")
+    assert result.code == 1 and "briefs.daily.logo" in result.err
