@@ -18,8 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/briefing --quiet events import $(DEMO_EVENTS)
-	$(BIN)/briefing --quiet series import --cumulative --prefix russian_losses --exclude day \
-		--source "$(LOSSES_SOURCE)" $(LOSSES)/russia_losses_personnel.json $(LOSSES)/russia_losses_equipment.json
+	@if [ -d $(LOSSES) ]; then \
+		$(BIN)/briefing --quiet series import --cumulative --prefix russian_losses --exclude day \
+			--source "$(LOSSES_SOURCE)" \
+			$(LOSSES)/russia_losses_personnel.json $(LOSSES)/russia_losses_equipment.json; \
+	else echo "$(LOSSES) not found: the demo brief will have no 30-day trends"; fi
 	$(BIN)/briefing generate --date 2024-10-26
 
 lint: setup
