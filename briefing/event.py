@@ -30,10 +30,14 @@ class Location(BaseModel):
 
 
 class Source(BaseModel):
+    """Where a report came from: the outlet (`name`), and when known its title, date and address."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     url: str | None = None
+    title: str | None = Field(default=None, max_length=500)
+    published: date | None = None
 
     @field_validator("url")
     @classmethod
