@@ -20,6 +20,7 @@ COMMANDS = {
     "ingest": "briefing.commands.ingest:ingest",
     "schedule": "briefing.commands.schedule:schedule",
     "send": "briefing.commands.send:send",
+    "serve": "briefing.commands.serve:serve",
     "subscribers": "briefing.commands.subscribers:subscribers",
 }
 

@@ -221,17 +221,29 @@ def document_title(brief: Brief) -> str:
     return f"{brief.title} — {format_time(brief.edition_date, 'date')}"
 
 
-def render_html(brief: Brief, *, template_dir: Path | None = None, author: str = "briefing") -> str:
-    """The brief as one self-contained HTML page (its stylesheet inlined)."""
+def render_html(
+    brief: Brief,
+    *,
+    template_dir: Path | None = None,
+    author: str = "briefing",
+    template: str = MAIN_TEMPLATE,
+    **context: Any,
+) -> str:
+    """The brief as one self-contained HTML page (its stylesheet inlined).
+
+    `template` names a page that extends the brief's, e.g. the web archive's edition page,
+    and `context` is what that page needs besides the brief.
+    """
     return render_template(
         template_environment(template_dir),
-        MAIN_TEMPLATE,
+        template,
         brief=brief,
         author=author,
         document_title=document_title(brief),
         figure_specs={figure.name: figure for figure in brief.figures},
         headings={section.category: section.heading for section in brief.sections},
         created=w3c_time(brief.generated_at),
+        **context,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.errors import NotFoundError
@@ -79,3 +79,18 @@ def list_editions(session: Session, brief: str | None = None) -> list[Edition]:
     if brief:
         query = query.where(Edition.brief == brief)
     return list(session.scalars(query))
+
+
+def editions_page(
+    session: Session, brief: str, *, offset: int, limit: int
+) -> tuple[list[Edition], int]:
+    """One page of a brief's editions, newest window first, and how many there are in all."""
+    query = (
+        select(Edition)
+        .where(Edition.brief == brief)
+        .order_by(Edition.window_end.desc(), Edition.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(Edition).where(Edition.brief == brief))
+    return list(session.scalars(query)), total or 0
