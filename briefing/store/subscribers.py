@@ -238,6 +238,10 @@ def unsubscribe(
         subscriber, brief = found[0], brief or found[1]
     else:
         subscriber = get_subscriber(session, email=email)
+    return _stop(session, subscriber, brief)
+
+
+def _stop(session: Session, subscriber: Subscriber, brief: str | None) -> Subscriber:
     if brief is None:
         subscriber.status = UNSUBSCRIBED
     else:
@@ -262,7 +266,7 @@ def unsubscribe_by_token(session: Session, token: str) -> Subscriber | None:
     subscriber, brief = found
     if brief is not None and brief not in subscriber.briefs:
         return subscriber
-    return unsubscribe(session, email=subscriber.email, brief=brief)
+    return _stop(session, subscriber, brief)
 
 
 def confirm_subscription(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,10 +43,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[
-            Middleware(RequestLog),
-            Middleware(Guard, max_body=settings.web.max_body),
-        ],
+        middleware=[Middleware(Guard, max_body=settings.web.max_body)],
         exception_handlers={HTTPException: _error_page, Exception: _failure_page},
     )
     app.state.site = site
@@ -78,45 +74,3 @@ async def _failure_page(request: Request, exc: Exception) -> Response:
     """A plain page, never a trace; the trace goes to the log."""
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return Response("Something went wrong on our side.\n", 500, media_type="text/plain")
-
-
-class RequestLog:
-    """One log line per request: method, path, status, time taken (no query: it holds tokens)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            milliseconds = round((time.perf_counter() - started) * 1000, 1)
-            client = scope.get("client")
-            fields = {
-                "event": "request",
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "ms": milliseconds,
-                "client": client[0] if client else None,
-            }
-            log.info(
-                "%s %s %s %.1f ms",
-                scope["method"],
-                scope["path"],
-                status,
-                milliseconds,
-                extra=fields,
-            )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -35,6 +37,7 @@ HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 CSRF_COOKIE = "briefing_csrf"
+log = logging.getLogger("briefing.web")
 CSRF_FIELD = "csrf_token"
 
 
@@ -48,7 +51,9 @@ def content_security_policy(style_hashes: list[str] | tuple[str, ...] = ()) -> s
 
 
 class Guard:
-    """Only GET/HEAD/POST, bodies up to `max_body` bytes, and security headers on every answer."""
+    """Only GET/HEAD/POST, bodies up to `max_body` bytes, security headers on every answer,
+    and one log line per request: method, path, status, time (never the query: it holds
+    tokens)."""
 
     def __init__(self, app: ASGIApp, *, max_body: int) -> None:
         self.app = app
@@ -58,7 +63,14 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = _with_headers(send)
+        started = time.perf_counter()
+        answer = _Answer(send)
+        try:
+            await self._guarded(scope, receive, answer.send)
+        finally:
+            _log_request(scope, answer.status, time.perf_counter() - started)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ALLOWED_METHODS:
             response = PlainTextResponse(
                 "Method not allowed\n", 405, {"allow": ", ".join(sorted(ALLOWED_METHODS))}
@@ -75,19 +87,41 @@ class Guard:
             await PlainTextResponse("Request too large\n", 413)(scope, receive, send)
 
 
-def _with_headers(send: Send) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            present = {name.lower() for name, _ in headers}
-            for name, value in HEADERS.items():
-                headers.append((name.encode(), value.encode()))
-            if b"content-security-policy" not in present:
-                headers.append((b"content-security-policy", content_security_policy().encode()))
-            message["headers"] = headers
-        await send(message)
+_FIXED_HEADERS = [(name.encode(), value.encode()) for name, value in HEADERS.items()]
+_DEFAULT_CSP = (b"content-security-policy", content_security_policy().encode())
 
-    return sending
+
+class _Answer:
+    """Adds the security headers to the response and remembers its status for the log."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = [*message.get("headers", ()), *_FIXED_HEADERS]
+            if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                headers.append(_DEFAULT_CSP)
+            message["headers"] = headers
+        await self._send(message)
+
+
+def _log_request(scope: Scope, status: int, seconds: float) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    milliseconds = round(seconds * 1000, 1)
+    client = scope.get("client")
+    fields = {
+        "event": "request",
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "ms": milliseconds,
+        "client": client[0] if client else None,
+    }
+    log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status, milliseconds, extra=fields)
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

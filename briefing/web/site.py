@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import re
@@ -54,21 +55,26 @@ class Site:
         self.per_client = RateLimit(web.subscribe_per_client, window)
         self.per_address = RateLimit(web.subscribe_per_address, window)
         self.stylesheet = _read_stylesheet(settings.template_dir)
+        self._public = {
+            name: spec.title
+            for name, spec in (settings.brief(name) for name in settings.brief_names)
+            if spec.public
+        }
         self._editions: OrderedDict[int, tuple[str, bytes, str]] = OrderedDict()
         self._editions_lock = threading.Lock()
+        # SQLite has one writer at a time; threads queueing here instead of in its busy
+        # handler (which sleeps up to 100 ms per try) keep one-click answers quick.
+        sqlite = store.engine.dialect.name == "sqlite"
+        self.writing = threading.Lock() if sqlite else contextlib.nullcontext()
 
     # --- briefs -----------------------------------------------------------------------------
 
     def public_briefs(self) -> dict[str, str]:
         """Name → title of each brief whose archive is public, in configured order."""
-        return {
-            name: self.settings.brief(name)[1].title
-            for name in self.settings.brief_names
-            if self.settings.brief(name)[1].public
-        }
+        return dict(self._public)
 
     def is_public(self, brief: str) -> bool:
-        return brief in self.public_briefs()
+        return brief in self._public
 
     # --- pages ------------------------------------------------------------------------------
 

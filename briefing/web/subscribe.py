@@ -160,7 +160,7 @@ async def confirm(request: Request) -> Response:
 
 def _confirm(site: Site, data: dict, issued: int) -> tuple[str, bool]:
     requested_at = datetime.fromtimestamp(issued, UTC)
-    with site.store.session() as session:
+    with site.writing, site.store.session() as session:
         outcome = confirm_subscription(
             session,
             data["email"],
@@ -223,7 +223,7 @@ async def unsubscribe(request: Request) -> Response:
 
 
 def _unsubscribe(site: Site, token: str) -> str | None:
-    with site.store.session() as session:
+    with site.writing, site.store.session() as session:
         subscriber = unsubscribe_by_token(session, token)
         if subscriber is None:
             return None
