@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from urllib.parse import unquote
 
 import feedparser
 import pytest
@@ -312,3 +313,91 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path, cli):
     (tmp_path / "bad.toml").write_text('[web]\nsecret_key = "in the repo"\n')
     refused = cli("--config", str(tmp_path / "bad.toml"), "serve")
     assert refused.code == 1 and "secrets do not belong in files" in refused.err
+
+
+def _confirmation_page(client, mailbox) -> str:
+    form = client.get("/subscribe")
+    client.post(
+        "/subscribe",
+        data={"email": "ann@example.org", "brief": "daily", "csrf_token": csrf_of(form.text)},
+    )
+    link = link_in(mailbox.received[-1].message.get_content(), "/confirm?token=")
+    return link.removeprefix(PUBLIC_URL)
+
+
+def test_a_confirmation_link_expires(site, mailbox, time_machine):
+    client, _, store, _ = site
+    time_machine.move_to("2026-01-10 12:00", tick=False)
+    path = _confirmation_page(client, mailbox)
+    time_machine.move_to("2026-01-12 12:01", tick=False)  # 2 days and a minute later
+
+    page = client.get(path)
+    assert page.status_code == 400 and "not valid or has expired" in page.text
+    token = unquote(path.split("token=")[1])
+    form = client.get("/subscribe")
+    answer = client.post("/confirm", data={"token": token, "csrf_token": csrf_of(form.text)})
+    assert answer.status_code == 400
+    assert status_of(store, "ann@example.org") is None
+
+
+def test_an_old_confirmation_link_cannot_undo_an_unsubscribe(site, mailbox, cli, tmp_path):
+    client, _, store, _ = site
+    path = _confirmation_page(client, mailbox)
+    page = client.get(path)
+    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    client.post("/confirm", data={"token": token, "csrf_token": csrf_of(page.text)})
+    config = ("--config", str(tmp_path / "briefing.toml"))
+    assert cli(*config, "subscribers", "unsubscribe", "ann@example.org").code == 0
+
+    again = client.post("/confirm", data={"token": token, "csrf_token": csrf_of(page.text)})
+    assert again.status_code == 400 and "You unsubscribed after asking" in again.text
+    assert status_of(store, "ann@example.org")[0] == "unsubscribed"
+
+
+def test_serve_logs_one_line_per_request_as_json_without_tokens(tmp_path, server):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.smtp_fixtures import free_port
+    from tests.web_fixtures import CONFIG, SECRET
+
+    config = tmp_path / "briefing.toml"
+    config.write_text(CONFIG.format(public_url=PUBLIC_URL))
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "briefing",
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+            "--log-format",
+            "json",
+        ],
+        env={**os.environ, "BRIEFING_SECRET_KEY": SECRET},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/unsubscribe?token=SECRETTOKEN123456", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=15)
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    (request,) = [line for line in lines if line.get("event") == "request"]
+    assert request["method"] == "GET" and request["path"] == "/unsubscribe"
+    assert request["status"] == 404 and request["level"] == "info"
+    assert "SECRETTOKEN" not in err
