@@ -143,6 +143,7 @@ def test_search_marks_the_words_found_and_shows_only_public_briefs(site, cli):
 
     assert "<mark>drones</mark>" in page.text and "<mark>factory</mark>" in page.text
     assert "1 result for" in page.text
+    assert "Situation Brief, 26 Oct 2024</a>" in page.text
     # The arms package is an aid event, which only the private desk brief shows.
     assert "0 results" in client.get("/search", params={"q": "arms package"}).text
 
@@ -401,3 +402,16 @@ def test_serve_logs_one_line_per_request_as_json_without_tokens(tmp_path, server
     assert request["method"] == "GET" and request["path"] == "/unsubscribe"
     assert request["status"] == 404 and request["level"] == "info"
     assert "SECRETTOKEN" not in err
+
+
+def test_without_public_url_the_site_takes_no_subscriptions(tmp_path, mailbox):
+    settings = web_settings(tmp_path).model_copy(update={"public_url": None})
+    store = Store(settings.db_url)
+    client = TestClient(create_app(settings, store))
+    form = client.get("/")
+
+    assert 'href="/subscribe' not in form.text
+    assert client.get("/subscribe").status_code == 404
+    answer = client.post("/subscribe", data={"email": "ann@example.org", "brief": "daily"})
+    assert answer.status_code == 404 and mailbox.received == []
+    store.dispose()

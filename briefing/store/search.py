@@ -38,7 +38,9 @@ Segments = list[tuple[str, bool]]
 class EditionRef:
     id: int
     brief: str
+    window_start: datetime
     window_end: datetime
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,14 @@ def _editions_containing(
     if not events:
         return {}
     query = (
-        select(Edition.id, Edition.brief, Edition.window_end, Edition.event_ids)
+        select(
+            Edition.id,
+            Edition.brief,
+            Edition.window_start,
+            Edition.window_end,
+            Edition.timezone,
+            Edition.event_ids,
+        )
         .where(Edition.window_start <= max(e.occurred_at for e in events))
         .where(Edition.window_end > min(e.occurred_at for e in events))
         .order_by(Edition.window_end.desc(), Edition.id.desc())
@@ -162,9 +171,9 @@ def _editions_containing(
         query = query.where(Edition.brief.in_(list(briefs)))
     wanted = {event.id for event in events}
     containing: dict[str, list[EditionRef]] = {}
-    for edition_id, brief, window_end, event_ids in session.execute(query):
+    for *fields, event_ids in session.execute(query):
         for event_id in wanted.intersection(event_ids or ()):
-            containing.setdefault(event_id, []).append(EditionRef(edition_id, brief, window_end))
+            containing.setdefault(event_id, []).append(EditionRef(*fields))
     return containing
 
 

@@ -177,7 +177,8 @@ def search(request: Request) -> Response:
     if query.strip() and public:
         with site.store.session() as session:
             hits = search_events(session, query, briefs=public)
-    return site.page(request, "web/search.html", query=query, hits=hits, titles=public)
+    days = {ref.id: edition_day(ref) for hit in hits for ref in hit.editions}
+    return site.page(request, "web/search.html", query=query, hits=hits, titles=public, days=days)
 
 
 # --- lookups that end in 404 ---------------------------------------------------------------

@@ -22,6 +22,7 @@ from briefing.errors import ConfigError
 from briefing.render import render_template, template_environment, template_folders
 from briefing.store import Store
 from briefing.store.editions import Edition
+from briefing.store.search import EditionRef
 from briefing.web.limits import RateLimit
 from briefing.web.security import CSRF_FIELD, CsrfTokens, content_security_policy
 from briefing.window import Window
@@ -86,6 +87,7 @@ class Site:
             template,
             root=request.scope.get("root_path", ""),
             public_briefs=self.public_briefs(),
+            subscriptions_open=bool(self.settings.public_url and self._public),
             csrf_field=CSRF_FIELD,
             csrf_token=self.csrf.field_for(cookie),
             **context,
@@ -147,7 +149,8 @@ class Site:
         return f"{base}{path}"
 
 
-def edition_day(edition: Edition) -> date:
+def edition_day(edition: Edition | EditionRef) -> date:
+    """The date an edition is known by, in its brief's zone (as in its title and file name)."""
     return Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone)).edition_date
 
 
