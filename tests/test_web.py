@@ -45,6 +45,7 @@ def test_the_index_lists_public_briefs_only(site):
     assert page.status_code == 200
     assert "Situation Brief" in page.text and 'href="/briefs/daily"' in page.text
     assert "Desk Notes" not in page.text and "/briefs/desk" not in page.text
+    assert "set-cookie" not in page.headers  # only pages with a form set the CSRF cookie
 
 
 def test_a_brief_lists_its_editions_by_date_a_page_at_a_time(site):

@@ -79,9 +79,17 @@ class Site:
 
     # --- pages ------------------------------------------------------------------------------
 
-    def page(self, request: Request, template: str, status: int = 200, **context) -> Response:
-        """A page from templates/web/, with a CSRF field for its forms."""
-        cookie = self.csrf.cookie_value(request)
+    def page(
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        *,
+        with_form: bool = False,
+        **context,
+    ) -> Response:
+        """A page from templates/web/; `with_form` gives its POST form a CSRF field (and cookie)."""
+        cookie = self.csrf.cookie_value(request) if with_form else None
         html = render_template(
             self.templates,
             template,
@@ -89,11 +97,12 @@ class Site:
             public_briefs=self.public_briefs(),
             subscriptions_open=bool(self.settings.public_url and self._public),
             csrf_field=CSRF_FIELD,
-            csrf_token=self.csrf.field_for(cookie),
+            csrf_token=self.csrf.field_for(cookie) if cookie else "",
             **context,
         )
         response = HTMLResponse(html, status)
-        self.csrf.set_cookie(response, request, cookie)
+        if cookie:
+            self.csrf.set_cookie(response, request, cookie)
         return response
 
     def message(self, request: Request, title: str, text: str, status: int = 200) -> Response:

@@ -49,7 +49,13 @@ def subscribe_form(request: Request) -> Response:
         return _closed(request, site)
     chosen = request.query_params.get("brief", "")
     return site.page(
-        request, "web/subscribe.html", chosen=chosen, error=None, email="", entered_name=""
+        request,
+        "web/subscribe.html",
+        chosen=chosen,
+        error=None,
+        email="",
+        entered_name="",
+        with_form=True,
     )
 
 
@@ -117,6 +123,7 @@ def _form_again(request, site: Site, error: str, email: str, name: str, brief: s
         error=error,
         email=email,
         entered_name=name,
+        with_form=True,
     )
 
 
@@ -131,7 +138,12 @@ def confirm_form(request: Request) -> Response:
         return _bad_link(request, site)
     title = site.settings.brief(signed[0]["brief"])[1].title
     return site.page(
-        request, "web/confirm.html", token=token, email=signed[0]["email"], brief_title=title
+        request,
+        "web/confirm.html",
+        token=token,
+        email=signed[0]["email"],
+        brief_title=title,
+        with_form=True,
     )
 
 
@@ -168,7 +180,7 @@ def _confirm(site: Site, data: dict, issued: int) -> tuple[str, bool]:
             brief=data["brief"],
             requested_at=requested_at,
         )
-    log.info("subscribe: %s confirmed for %s", data["email"], data["brief"])
+    log.info("subscribe: a subscription to %s confirmed (%s)", data["brief"], outcome)
     with site.store.session() as session:
         return outcome, is_subscribed(session, data["email"], data["brief"])
 
@@ -201,7 +213,9 @@ def _known(site: Site, token: str) -> str | None:
     if found is None:
         return None
     brief = found[1]
-    return site.settings.briefs[brief].title if brief in site.settings.briefs else "all briefs"
+    if brief is None or brief not in site.settings.brief_names:
+        return "all briefs"
+    return site.settings.brief(brief)[1].title
 
 
 async def unsubscribe(request: Request) -> Response:
