@@ -62,6 +62,13 @@ def test_path_traversal_in_every_parameter_finds_nothing(site, evil):
         assert answer.status_code == 200 and "root:" not in answer.text
 
 
+def test_edition_ids_beyond_the_database_s_integers_find_nothing(site):
+    client, *_ = site
+    for number in ("9" * 30, str(2**31), str(2**63), "0"):
+        for tail in ("", "/pdf", "/events.json"):
+            _no_file_leaked(client.get(f"/editions/{number}{tail}"))
+
+
 def test_an_edition_record_pointing_outside_the_archive_serves_nothing(site, tmp_path):
     client, _, store, editions = site
     secret = tmp_path / "secret.txt"

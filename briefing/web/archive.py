@@ -28,6 +28,7 @@ from briefing.web.site import Site, edition_day
 EDITION_TEMPLATE = "web/edition.html"
 FEED_SIZE = 30
 MAX_QUERY = 200
+MAX_ID = 2**31  # edition ids are 32-bit integers; a longer number must not reach the database
 
 
 def site_of(request: Request) -> Site:
@@ -191,6 +192,8 @@ def _public_brief(site: Site, name: str) -> str:
 
 
 def _public_edition(site: Site, edition_id: int) -> Edition:
+    if not 0 < edition_id < MAX_ID:
+        raise HTTPException(404)
     try:
         with site.store.session() as session:
             edition = get_edition(session, edition_id)
