@@ -17,7 +17,9 @@ from briefing.commands import App, pass_app
     show_default=True,
     help="Log lines for people, or JSON lines for a log collector.",
 )
-@click.option("--root-path", default="", help="Path prefix the reverse proxy serves us under.")
+@click.option(
+    "--root-path", default="", help="Path prefix the reverse proxy serves us under (and strips)."
+)
 @pass_app
 def serve(app: App, host: str, port: int, log_format: str, root_path: str) -> None:
     """Serve the public archive, search, subscribe and unsubscribe pages (behind a proxy).
