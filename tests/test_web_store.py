@@ -81,7 +81,8 @@ def test_tokens_are_stored_only_as_hashes(filled):
         stored = connection.execute(text("SELECT token_hash FROM unsubscribe_tokens")).scalars()
         assert list(stored) == [token_hash(token)]
     with store.session() as session:
-        assert unsubscribe_by_token(session, token[:-1] + "x") is None
+        wrong = token[:-1] + ("y" if token.endswith("x") else "x")
+        assert unsubscribe_by_token(session, wrong) is None
         assert unsubscribe_by_token(session, token).status == "unsubscribed"
 
 
@@ -122,6 +123,6 @@ def test_the_migration_goes_down_and_up_again(tmp_path):
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")
         tables = connection.execute(text("SELECT name FROM sqlite_master")).scalars().all()
-        assert "events_search" not in tables and "unsubscribe_tokens" not in tables
+        assert "events_fts" not in tables and "unsubscribe_tokens" not in tables
         command.upgrade(config, "heads")
     engine.dispose()

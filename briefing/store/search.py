@@ -1,6 +1,6 @@
 """Full-text search of events, and the editions each found event appears in.
 
-SQLite: an FTS5 table `events_search` (porter stemming, accents folded) kept in step with
+SQLite: an FTS5 table `events_fts` (porter stemming, accents folded) kept in step with
 `events` by triggers; its rowid is the event row's rowid. PostgreSQL: a GIN index on the same
 text's `tsvector`, queried with `plainto_tsquery`. Both answer through `search_events`, with
 the matched words marked in the title and in a snippet of the summary.
@@ -119,9 +119,9 @@ def search_events(
 
 def _sqlite_matches(session: Session, match: str) -> list[tuple[str, str, str]]:
     statement = text(
-        "SELECT event_id, highlight(events_search, 1, :start, :stop),"
-        " snippet(events_search, 2, :start, :stop, '…', 24)"
-        " FROM events_search WHERE events_search MATCH :match ORDER BY rank LIMIT :limit"
+        "SELECT event_id, highlight(events_fts, 1, :start, :stop),"
+        " snippet(events_fts, 2, :start, :stop, '…', 24)"
+        " FROM events_fts WHERE events_fts MATCH :match ORDER BY rank LIMIT :limit"
     )
     parameters = {"match": match, "start": START, "stop": STOP, "limit": _CANDIDATES}
     return [tuple(row) for row in session.execute(statement, parameters)]
@@ -184,29 +184,29 @@ def create_search_index(connection: Connection) -> None:
     """The search table and triggers (SQLite) or index (PostgreSQL), filled from `events`."""
     if connection.dialect.name == "postgresql":
         connection.execute(
-            text(f"CREATE INDEX IF NOT EXISTS ix_events_search ON events USING gin ({_PG_VECTOR})")
+            text(f"CREATE INDEX IF NOT EXISTS ix_events_fts ON events USING gin ({_PG_VECTOR})")
         )
         return
     drop_search_index(connection)
     connection.execute(
         text(
-            "CREATE VIRTUAL TABLE events_search USING fts5(event_id UNINDEXED, title, summary,"
+            "CREATE VIRTUAL TABLE events_fts USING fts5(event_id UNINDEXED, title, summary,"
             " place, actors, tokenize = 'porter unicode61 remove_diacritics 2')"
         )
     )
     insert = (
-        f"INSERT INTO events_search(rowid, {_SQLITE_COLUMNS}) VALUES (new.rowid, {_SQLITE_VALUES});"
+        f"INSERT INTO events_fts(rowid, {_SQLITE_COLUMNS}) VALUES (new.rowid, {_SQLITE_VALUES});"
     )
-    delete = "DELETE FROM events_search WHERE rowid = old.rowid;"
+    delete = "DELETE FROM events_fts WHERE rowid = old.rowid;"
     for name, when, body in (
-        ("events_search_insert", "AFTER INSERT", insert),
-        ("events_search_update", "AFTER UPDATE", delete + " " + insert),
-        ("events_search_delete", "AFTER DELETE", delete),
+        ("events_fts_insert", "AFTER INSERT", insert),
+        ("events_fts_update", "AFTER UPDATE", delete + " " + insert),
+        ("events_fts_delete", "AFTER DELETE", delete),
     ):
         connection.execute(text(f"CREATE TRIGGER {name} {when} ON events BEGIN {body} END"))
     connection.execute(
         text(
-            f"INSERT INTO events_search(rowid, {_SQLITE_COLUMNS})"
+            f"INSERT INTO events_fts(rowid, {_SQLITE_COLUMNS})"
             " SELECT rowid, id, title, summary, coalesce(place, ''), actors FROM events"
         )
     )
@@ -214,8 +214,8 @@ def create_search_index(connection: Connection) -> None:
 
 def drop_search_index(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("DROP INDEX IF EXISTS ix_events_search"))
+        connection.execute(text("DROP INDEX IF EXISTS ix_events_fts"))
         return
-    for name in ("events_search_insert", "events_search_update", "events_search_delete"):
+    for name in ("events_fts_insert", "events_fts_update", "events_fts_delete"):
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
-    connection.execute(text("DROP TABLE IF EXISTS events_search"))
+    connection.execute(text("DROP TABLE IF EXISTS events_fts"))
