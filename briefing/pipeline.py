@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,12 +13,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from briefing.archive import write_edition_file
-from briefing.compose import Brief, compose_brief
+from briefing.compose import Brief, compose_brief, select_events
 from briefing.config import BriefSpec, Settings
+from briefing.event import Event
 from briefing.render import RenderedPdf, render_html
+from briefing.review import publishable
 from briefing.store import Store
 from briefing.store.editions import Edition, edition_for_slot, latest_edition
-from briefing.store.events import EventRow, events_between, events_by_id
+from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
@@ -79,14 +82,13 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
 def _compose(
     session, settings: Settings, name: str, spec: BriefSpec, window: Window, now, events=None
 ) -> Brief:
+    pending: Sequence[str] = ()
     if events is None:
-        events = events_between(session, window.start, window.end, spec.sections)
+        events, pending = _reviewed_window(session, spec, window)
     before = window.previous()
     has_history = session.scalar(select(exists().where(EventRow.occurred_at < window.start)))
-    previous = (
-        events_between(session, before.start, before.end, spec.sections) if has_history else None
-    )
-    return compose_brief(
+    previous = _reviewed_window(session, spec, before)[0] if has_history else None
+    brief = compose_brief(
         name,
         spec,
         events,
@@ -95,6 +97,19 @@ def _compose(
         figure_specs=settings.figure_specs,
         previous_events=previous,
     )
+    return replace(brief, pending_review=tuple(pending))
+
+
+def _reviewed_window(session, spec: BriefSpec, window: Window) -> tuple[list[Event], list[str]]:
+    """The window's events the brief may publish, and the ids of those still awaiting review."""
+    found = reviewed_events_between(
+        session, window.start, window.end, spec.sections, states=(APPROVED, PENDING)
+    )
+    admitted: list[Event] = []
+    waiting: list[Event] = []
+    for item in found:
+        (admitted if publishable(item, spec) else waiting).append(item.event)
+    return admitted, [event.id for event in select_events(waiting, spec)]
 
 
 def _render(
@@ -124,6 +139,7 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         size=placed.size,
         pages=pages,
         event_ids=[event.id for event in brief.events],
+        pending_event_ids=list(brief.pending_review),
     )
     try:
         with store.session() as session:
@@ -139,7 +155,12 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         placed.path.unlink(missing_ok=True)
         raise
     log.info(
-        "edition %s of %s: %s (%d events)", edition.id, brief.name, placed.path, len(brief.events)
+        "edition %s of %s: %s (%d events, %d awaiting review left out)",
+        edition.id,
+        brief.name,
+        placed.path,
+        len(brief.events),
+        len(brief.pending_review),
     )
     return edition
 
@@ -154,7 +175,8 @@ def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Bri
     window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
     with store.session() as session:
         events = events_by_id(session, edition.event_ids)
-        return _compose(session, settings, name, spec, window, edition.created_at, events)
+        brief = _compose(session, settings, name, spec, window, edition.created_at, events)
+    return replace(brief, pending_review=tuple(edition.pending_event_ids or ()))
 
 
 def edition_to_send(settings: Settings, store: Store, brief: str | None = None) -> Edition:

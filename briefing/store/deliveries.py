@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -49,7 +50,10 @@ class Delivery(Base):
     """The ledger row of one edition for one subscriber; `sent` only once the server accepted."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("edition_id", "subscriber_id"),)
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id"),
+        Index("ix_deliveries_edition_id_status", "edition_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.errors import NotFoundError
@@ -31,6 +31,10 @@ class Edition(Base):
     size: Mapped[int] = mapped_column(Integer)
     pages: Mapped[int] = mapped_column(Integer)
     event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Review gate: events of the window still waiting for review, left out of this edition,
+    # and when the admins were told of them (once per scheduled slot).
+    pending_event_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    pending_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +52,7 @@ class Edition(Base):
             "size": self.size,
             "pages": self.pages,
             "events": len(self.event_ids),
+            "pending_review": len(self.pending_event_ids or []),
         }
 
 
@@ -94,3 +99,18 @@ def editions_page(
     )
     total = session.scalar(select(func.count()).select_from(Edition).where(Edition.brief == brief))
     return list(session.scalars(query)), total or 0
+
+
+def claim_pending_notice(session: Session, edition_id: int, at: datetime) -> bool:
+    """True for the one caller that gets to tell the admins about this edition's pending events."""
+    claimed = session.execute(
+        update(Edition)
+        .where(Edition.id == edition_id, Edition.pending_notice_at.is_(None))
+        .values(pending_notice_at=at)
+    )
+    return claimed.rowcount == 1
+
+
+def release_pending_notice(session: Session, edition_id: int) -> None:
+    """The notice could not be sent: let a later attempt try again."""
+    session.execute(update(Edition).where(Edition.id == edition_id).values(pending_notice_at=None))
