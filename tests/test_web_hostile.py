@@ -60,6 +60,14 @@ def test_path_traversal_in_every_parameter_finds_nothing(site, evil):
     for query in (f"/search?q={evil}", f"/subscribe?brief={evil}"):
         answer = client.get(query)
         assert answer.status_code == 200 and "root:" not in answer.text
+    csrf = csrf_of(client.get("/subscribe").text)
+    for path, data in (
+        ("/subscribe", {"email": "ann@example.org", "brief": evil, "csrf_token": csrf}),
+        ("/subscribe", {"email": evil, "brief": "daily", "csrf_token": csrf}),
+        ("/confirm", {"token": evil, "csrf_token": csrf}),
+        (f"/unsubscribe?token={evil}", {"List-Unsubscribe": "One-Click"}),
+    ):
+        _no_file_leaked(client.post(path, data=data))
 
 
 def test_edition_ids_beyond_the_database_s_integers_find_nothing(site):
