@@ -99,6 +99,8 @@ def test_an_edition_page_shows_the_brief_with_its_files_and_a_strict_policy(site
     assert "script-src" not in policy and "'unsafe-inline'" not in policy
     assert "default-src 'none'" in policy and "'sha256-" in policy
     assert client.get(f"/editions/{editions['daily'].id}").text == page.text  # cached, same
+    head = client.head(f"/editions/{editions['daily'].id}")
+    assert head.status_code == 200 and head.headers["content-security-policy"] == policy
     assert client.get("/static/web.css").headers["content-type"].startswith("text/css")
 
 

@@ -23,12 +23,22 @@ from briefing.render import render_html
 from briefing.store.editions import Edition, editions_page, get_edition, latest_edition
 from briefing.store.events import events_by_id
 from briefing.store.search import search_events
-from briefing.web.site import Site, edition_day
+from briefing.web.site import CachedPage, Site, edition_day
 
 EDITION_TEMPLATE = "web/edition.html"
 FEED_SIZE = 30
 MAX_QUERY = 200
 MAX_ID = 2**31  # edition ids are 32-bit integers; a longer number must not reach the database
+
+
+class PreparedResponse(Response):
+    """A page served many times as it is: its headers were encoded once, with the page."""
+
+    def __init__(self, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.body = body
+        self.raw_headers = raw_headers
+        self.background = None
 
 
 def site_of(request: Request) -> Site:
@@ -82,13 +92,13 @@ async def edition_page(request: Request) -> Response:
     cached = site.cached_edition(edition_id)
     if cached is None:
         cached = await run_in_threadpool(_render_edition, site, edition_id, request)
-    brief, body, policy = cached
+    brief, body, headers = cached
     if not site.is_public(brief):
         raise HTTPException(404)
-    return Response(body, media_type="text/html", headers={"content-security-policy": policy})
+    return PreparedResponse(body, headers)
 
 
-def _render_edition(site: Site, edition_id: int, request: Request) -> tuple[str, bytes, str]:
+def _render_edition(site: Site, edition_id: int, request: Request) -> CachedPage:
     edition = _public_edition(site, edition_id)
     brief = brief_for_edition(site.settings, site.store, edition)
     html = render_html(

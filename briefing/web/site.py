@@ -30,6 +30,7 @@ from briefing.window import Window
 log = logging.getLogger(__name__)
 
 STYLESHEET = "web/web.css"
+CachedPage = tuple[str, bytes, list[tuple[bytes, bytes]]]  # brief, body, encoded headers
 MAX_SIGNED_LINK = 1000
 EDITION_CACHE_SIZE = 256
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
@@ -61,7 +62,7 @@ class Site:
             for name, spec in (settings.brief(name) for name in settings.brief_names)
             if spec.public
         }
-        self._editions: OrderedDict[int, tuple[str, bytes, str]] = OrderedDict()
+        self._editions: OrderedDict[int, CachedPage] = OrderedDict()
         self._editions_lock = threading.Lock()
         # SQLite has one writer at a time; threads queueing here instead of in its busy
         # handler (which sleeps up to 100 ms per try) keep one-click answers quick.
@@ -111,20 +112,27 @@ class Site:
 
     # --- editions ---------------------------------------------------------------------------
 
-    def cached_edition(self, edition_id: int) -> tuple[str, bytes, str] | None:
+    def cached_edition(self, edition_id: int) -> CachedPage | None:
         with self._editions_lock:
             found = self._editions.get(edition_id)
             if found is not None:
                 self._editions.move_to_end(edition_id)
             return found
 
-    def cache_edition(self, edition_id: int, brief: str, html: str) -> tuple[str, bytes, str]:
-        """Keep a rendered edition page (editions never change) with the CSP its styles need."""
+    def cache_edition(self, edition_id: int, brief: str, html: str) -> CachedPage:
+        """Keep a rendered edition page (editions never change) with the CSP its styles need,
+        its headers encoded once."""
         hashes = [
             base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
             for css in _STYLE.findall(html)
         ]
-        entry = (brief, html.encode(), content_security_policy(hashes))
+        body = html.encode()
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"content-security-policy", content_security_policy(hashes).encode()),
+        ]
+        entry = (brief, body, headers)
         with self._editions_lock:
             self._editions[edition_id] = entry
             while len(self._editions) > EDITION_CACHE_SIZE:
