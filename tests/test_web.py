@@ -420,3 +420,15 @@ def test_without_public_url_the_site_takes_no_subscriptions(tmp_path, mailbox):
     answer = client.post("/subscribe", data={"email": "ann@example.org", "brief": "daily"})
     assert answer.status_code == 404 and mailbox.received == []
     store.dispose()
+
+
+def test_behind_a_proxy_under_a_path_links_keep_the_prefix_once(site):
+    _, settings, store, editions = site
+    client = TestClient(create_app(settings, store), root_path="/briefs-site")
+    index = client.get("/")
+    feed = feedparser.parse(client.get("/briefs/daily/feed.atom").content)
+
+    assert 'href="/briefs-site/briefs/daily"' in index.text
+    assert 'href="/briefs-site/static/web.css"' in index.text
+    # public_url is where the site is: feed links are under it, without the prefix again.
+    assert feed.entries[0].link == f"{PUBLIC_URL}/editions/{editions['daily'].id}"

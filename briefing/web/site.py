@@ -161,7 +161,8 @@ class Site:
         return data, int(issued.timestamp())
 
     def public_link(self, request: Request, path: str) -> str:
-        """An absolute link for a mail or a feed: under `public_url` when set."""
+        """An absolute link for a mail or a feed: under `public_url` (where the site is, as in
+        every message's unsubscribe link) when set, else under the request's own base."""
         base = self.settings.public_url or str(request.base_url).rstrip("/")
         return f"{base}{path}"
 

@@ -69,9 +69,7 @@ async def subscribe(request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
     if not site.per_client.allow(client):
         log.warning("subscribe: too many requests from %s", client, extra={"client": client})
-        return site.message(
-            request, "Too many requests", "Please wait an hour before trying again.", 429
-        )
+        return site.message(request, "Too many requests", "Please try again later.", 429)
     email, name, brief = _field(form, "email"), _field(form, "name"), _field(form, "brief")
     try:
         address = normalise_address(email[:320])
@@ -94,8 +92,7 @@ def _send_confirmation(
 ) -> None:
     """Mail the confirmation link; a failure is logged, never shown (it would tell addresses)."""
     token = site.confirmation_token(address, name, brief)
-    root = request.scope.get("root_path", "")
-    link = site.public_link(request, f"{root}/confirm?token={quote(token)}")
+    link = site.public_link(request, f"/confirm?token={quote(token)}")
     title = site.public_briefs()[brief]
     hours = int(site.settings.web.confirm_within.total_seconds() // 3600)
     text = render_template(site.templates, CONFIRM_MAIL, link=link, title=title, hours=hours)
