@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import logging
 import re
@@ -64,10 +63,11 @@ class Site:
         }
         self._editions: OrderedDict[int, CachedPage] = OrderedDict()
         self._editions_lock = threading.Lock()
-        # SQLite has one writer at a time; threads queueing here instead of in its busy
-        # handler (which sleeps up to 100 ms per try) keep one-click answers quick.
-        sqlite = store.engine.dialect.name == "sqlite"
-        self.writing = threading.Lock() if sqlite else contextlib.nullcontext()
+        # The site's writes (confirmations, unsubscribes) take turns: SQLite has one writer at
+        # a time, and threads queueing here instead of in its busy handler (which sleeps up to
+        # 100 ms a try) keep answers quick; a double-clicked Confirm cannot insert one address
+        # twice.
+        self.writing = threading.Lock()
 
     # --- briefs -----------------------------------------------------------------------------
 
