@@ -17,6 +17,7 @@ from briefing.errors import ConfigError, validation_problems
 DEFAULT_CATEGORIES = ["military", "diplomatic", "aid", "humanitarian", "other"]
 DEFAULT_BRIEF = "daily"
 CONFIG_FILE = "briefing.toml"
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 
 _CRON = re.compile(r"^\s*(@[a-z]+|[\w*/,?#-]+(\s+[\w*/,?#-]+){4,5})\s*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -94,6 +95,7 @@ class BriefSpec(_Model):
     catch_up: timedelta = timedelta(hours=6)
     subject: str = "{title} — {date}"
     takeaways: int = Field(default=5, ge=0, le=20)
+    max_items: int = Field(default=12, ge=1, le=1000)
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
     _catch_up = field_validator("catch_up", mode="before")(parse_duration)
@@ -134,6 +136,19 @@ class FeedSpec(_Model):
     _interval = field_validator("interval", mode="before")(parse_duration)
 
 
+class IngestSettings(_Model):
+    """Limits on what ingesting may cost and reach: articles, fetches and feed polls."""
+
+    allow_private_networks: bool = False
+    fetch_timeout: float = Field(default=20, gt=0, le=600)
+    max_fetch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_article_bytes: int = Field(default=MAX_ARTICLE_BYTES, ge=1024)
+    max_entries_per_poll: int = Field(default=50, ge=1)
+    poll_time_limit: timedelta = timedelta(minutes=2)
+
+    _poll_limit = field_validator("poll_time_limit", mode="before")(parse_duration)
+
+
 class Settings(_Model):
     """Every setting of briefing, with its default."""
 
@@ -148,6 +163,7 @@ class Settings(_Model):
     default_brief: str | None = None
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     public_url: str | None = None
     admins: list[str] = Field(default_factory=list)
     lexicon: dict[str, dict[str, float]] = Field(default_factory=dict)
