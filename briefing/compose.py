@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,9 +36,12 @@ class Item:
 
 @dataclass(frozen=True)
 class Section:
+    """One category's items, at most the brief's `max_items`; `more` counts the rest."""
+
     category: str
     heading: str
     items: tuple[Item, ...]
+    more: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,9 @@ def compose_brief(
     figure_specs: Mapping[str, FigureSpec],
     previous_events: Sequence[Event] | None = None,
 ) -> Brief:
-    """The brief for `window`: sections in the configured order, most important items first.
+    """The brief for `window`: sections in the configured order, each with its `max_items`
+    most important (then most recent) items and a count of the rest; key figures and
+    `Brief.events` hold every event of the window.
 
     `previous_events` are the events of the window before; when given, key figures show
     the change against them.
@@ -152,17 +158,19 @@ def compose_brief(
     sources = _SourceList()
     sections = []
     items_by_id: dict[str, Item] = {}
-    for category in spec.sections:
-        ranked = sorted((e for e in shown if e.category == category), key=lambda e: e.sort_key)
+    by_category: dict[str, list[Event]] = {category: [] for category in spec.sections}
+    for event in shown:
+        by_category[event.category].append(event)
+    for category, in_category in by_category.items():
+        ranked = heapq.nsmallest(spec.max_items, in_category, key=lambda e: e.sort_key)
         items = []
         for event in ranked:
             item = Item(event, sources.cite(event), event.occurred_at.astimezone(window.zone))
             items.append(item)
             items_by_id[event.id] = item
-        sections.append(
-            Section(category, SECTION_HEADINGS.get(category, category.title()), tuple(items))
-        )
-    ranked_all = sorted(shown, key=lambda e: e.sort_key)
+        heading = SECTION_HEADINGS.get(category, category.title())
+        sections.append(Section(category, heading, tuple(items), len(in_category) - len(items)))
+    ranked_all = sorted((item.event for item in items_by_id.values()), key=lambda e: e.sort_key)
     previous = None
     if previous_events is not None:
         previous = total_figures(select_events(previous_events, spec), figure_specs)

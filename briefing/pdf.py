@@ -84,6 +84,12 @@ def events_document(brief: Brief) -> dict[str, Any]:
     }
 
 
+def _compact_json(document: dict[str, Any]) -> bytes:
+    """JSON without indentation: json's C encoder works only then (10 times faster on the
+    100 MB of a 100,000-event brief), and readers of the attachment parse it anyway."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def render_pdf(
     brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
 ) -> RenderedPdf:
@@ -99,7 +105,7 @@ def render_pdf(
     rendered.metadata.title = document_title(brief)
     rendered.metadata.authors = [author]
     rendered.metadata.created = rendered.metadata.modified = w3c_time(brief.generated_at)
-    payload = json.dumps(events_document(brief), ensure_ascii=False, indent=1).encode()
+    payload = _compact_json(events_document(brief))
     created = brief.generated_at.astimezone(UTC)
     attachment = Attachment(
         string=payload,

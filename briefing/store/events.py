@@ -13,6 +13,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from briefing.event import Event
 from briefing.store.db import Base, UTCDateTime, now
 
+ID_BATCH = 10_000
+
 
 class EventRow(Base):
     __tablename__ = "events"
@@ -36,24 +38,29 @@ class EventRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     def to_event(self) -> Event:
-        return Event.model_validate(
-            {
-                "id": self.id,
-                "occurred_at": self.occurred_at,
-                "category": self.category,
-                "subtype": self.subtype,
-                "title": self.title,
-                "summary": self.summary,
-                "location": {"country": self.country, "place": self.place},
-                "actors": self.actors,
-                "figures": self.figures,
-                "figure_notes": self.figure_notes or {},
-                "sources": self.sources,
-                "importance": self.importance,
-                "tags": self.tags,
-                "classification": self.classification,
-            }
-        )
+        return stored_event(self)
+
+
+def stored_event(row: Any) -> Event:
+    """The event of a stored row: an EventRow, or a plain result row with the same columns."""
+    return Event.model_validate(
+        {
+            "id": row.id,
+            "occurred_at": row.occurred_at,
+            "category": row.category,
+            "subtype": row.subtype,
+            "title": row.title,
+            "summary": row.summary,
+            "location": {"country": row.country, "place": row.place},
+            "actors": row.actors,
+            "figures": row.figures,
+            "figure_notes": row.figure_notes or {},
+            "sources": row.sources,
+            "importance": row.importance,
+            "tags": row.tags,
+            "classification": row.classification,
+        }
+    )
 
 
 def _columns(event: Event) -> dict[str, Any]:
@@ -97,20 +104,26 @@ def events_between(
     end: datetime | None = None,
     categories: Sequence[str] | None = None,
 ) -> list[Event]:
-    """Events with start <= occurred_at < end, oldest first."""
-    query = select(EventRow).order_by(EventRow.occurred_at, EventRow.id)
+    """Events with start <= occurred_at < end, oldest first (plain rows: no ORM objects)."""
+    query = select(EventRow.__table__).order_by(EventRow.occurred_at, EventRow.id)
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
     if end is not None:
         query = query.where(EventRow.occurred_at < end)
     if categories:
         query = query.where(EventRow.category.in_(list(categories)))
-    return [row.to_event() for row in session.scalars(query)]
+    return [stored_event(row) for row in session.execute(query)]
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
-    rows = session.scalars(select(EventRow).where(EventRow.id.in_(list(ids))))
-    return [row.to_event() for row in rows]
+    """The stored events of these ids, asked in batches: a statement's parameters are bounded
+    (32,766 on SQLite), and an edition may hold 100,000 events."""
+    table = EventRow.__table__
+    events = []
+    for start in range(0, len(ids), ID_BATCH):
+        query = select(table).where(table.c.id.in_(list(ids[start : start + ID_BATCH])))
+        events.extend(stored_event(row) for row in session.execute(query))
+    return events
 
 
 def get_event(session: Session, event_id: str) -> Event | None:
