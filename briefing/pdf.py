@@ -6,7 +6,6 @@ pay for loading WeasyPrint.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from pydantic import TypeAdapter
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -70,7 +70,7 @@ class TemplateFolderFetcher(URLFetcher):
 
 
 def events_document(brief: Brief) -> dict[str, Any]:
-    """The machine-readable content of a brief, embedded in its PDF."""
+    """The machine-readable content of a brief, embedded in its PDF (events as models)."""
     return {
         "brief": brief.name,
         "title": brief.title,
@@ -80,14 +80,17 @@ def events_document(brief: Brief) -> dict[str, Any]:
             "timezone": brief.window.zone.key,
         },
         "generated_at": brief.generated_at.isoformat(),
-        "events": [event.model_dump(mode="json") for event in brief.events],
+        "events": list(brief.events),
     }
 
 
+_DOCUMENT = TypeAdapter(dict[str, Any])
+
+
 def _compact_json(document: dict[str, Any]) -> bytes:
-    """JSON without indentation: json's C encoder works only then (10 times faster on the
-    100 MB of a 100,000-event brief), and readers of the attachment parse it anyway."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact JSON written by pydantic's own serializer, without a dict per event first:
+    a 100,000-event brief took seconds with model_dump and indented json.dumps."""
+    return _DOCUMENT.dump_json(document)
 
 
 def render_pdf(
