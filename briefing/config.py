@@ -144,7 +144,7 @@ class IngestSettings(_Model):
     max_fetch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_article_bytes: int = Field(default=MAX_ARTICLE_BYTES, ge=1024)
     max_entries_per_poll: int = Field(default=50, ge=1)
-    poll_time_limit: timedelta = timedelta(minutes=2)
+    poll_time_limit: timedelta = timedelta(minutes=1)
 
     _poll_limit = field_validator("poll_time_limit", mode="before")(parse_duration)
 

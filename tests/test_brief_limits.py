@@ -56,7 +56,7 @@ def generate(cli, tmp_path: Path, config: str = "") -> tuple[str, dict]:
 def test_a_section_shows_its_max_items_and_counts_the_rest(cli, tmp_path):
     text, data = generate(cli, tmp_path, "[briefs.daily]\nmax_items = 5\n")
 
-    assert "and 35 more developments" in text
+    assert "… and 35 more developments, all listed in the attached events.json" in text
     shown = [n for n in range(40) if f"Strike number {n} on" in text]
     assert {7, 31} <= set(shown), "the most important"
     assert len(shown) == 5
