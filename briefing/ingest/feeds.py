@@ -100,8 +100,15 @@ def read_feed(address: str, limits: IngestSettings, *, time_left: float | None =
     return parsed
 
 
+def _entry_time(entry):
+    """The entry's parsed publication (else update) time, or None; asking feedparser for an
+    absent `updated_parsed` would warn about a fallback it is removing."""
+    updated = entry.get("updated_parsed") if "updated_parsed" in entry else None
+    return entry.get("published_parsed") or updated
+
+
 def _published(entry) -> datetime:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    parsed = _entry_time(entry)
     return datetime(*parsed[:6], tzinfo=UTC) if parsed else utc_now()
 
 
@@ -128,7 +135,7 @@ def _newest_first(entries: list) -> list:
     """Entries by publication time, newest first; undated ones after, in the feed's order."""
     return sorted(
         entries,
-        key=lambda entry: entry.get("published_parsed") or entry.get("updated_parsed") or (),
+        key=lambda entry: _entry_time(entry) or (),
         reverse=True,
     )
 
