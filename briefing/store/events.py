@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, String, Text, cast, func, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.event import Event, FigureNote, Location, Source
@@ -41,17 +42,20 @@ class EventRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     def to_event(self) -> Event:
-        return stored_event(self)
+        return _stored_event(self, [getattr(self, name) for name in _JSON_FIELDS])
 
 
-def stored_event(row: Any) -> Event:
-    """The event of a stored row: an EventRow, or a plain result row with the same columns.
+_JSON_FIELDS = ("actors", "figures", "figure_notes", "sources", "tags", "classification")
+
+
+def _stored_event(row: Any, json_values: Sequence[Any]) -> Event:
+    """The event of a stored row and its JSON columns' values (in `_JSON_FIELDS` order).
 
     Events are validated when they are written; reading them back trusts the store and builds
     the models directly, as validating every row again cost most of the time of a brief over
     100,000 events.
     """
-    notes = row.figure_notes or {}
+    actors, figures, notes, sources, tags, classification = json_values
     return _trusted(
         Event,
         {
@@ -62,18 +66,25 @@ def stored_event(row: Any) -> Event:
             "title": row.title,
             "summary": row.summary or "",
             "location": _trusted(Location, {"country": row.country, "place": row.place}),
-            "actors": row.actors or [],
-            "figures": {name: float(value) for name, value in (row.figures or {}).items()},
-            "figure_notes": {name: FigureNote.model_validate(note) for name, note in notes.items()},
+            "actors": actors or [],
+            "figures": {name: float(value) for name, value in (figures or {}).items()},
+            "figure_notes": {
+                name: FigureNote.model_validate(note) for name, note in (notes or {}).items()
+            },
             "sources": [
                 _trusted(Source, {"name": source["name"], "url": source.get("url")})
-                for source in row.sources or []
+                for source in sources or []
             ],
             "importance": row.importance,
-            "tags": row.tags or [],
-            "classification": row.classification,
+            "tags": tags or [],
+            "classification": classification,
         },
     )
+
+
+def _read_event(row: Any) -> Event:
+    """The event of a row selected with `_READ_COLUMNS`."""
+    return _stored_event(row, json.loads(row.json_fields))
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -91,10 +102,24 @@ def _trusted(model: type[Model], values: dict[str, Any]) -> Model:
     return built
 
 
-_EVENT_COLUMNS = [
-    column
-    for column in EventRow.__table__.columns
-    if column.name not in ("created_at", "updated_at")
+def _json_fields_as_one_array() -> Any:
+    """The JSON columns as the text of one JSON array, read by one json.loads: decoding six
+    values a row, one by one, was a third of reading 100,000 events."""
+    table = EventRow.__table__
+    joined: Any = literal("[", Text)
+    for index, name in enumerate(_JSON_FIELDS):
+        text = func.coalesce(cast(table.c[name], Text), literal("null", Text))
+        joined = joined + text if index == 0 else joined + literal(",", Text) + text
+    return (joined + literal("]", Text)).label("json_fields")
+
+
+_READ_COLUMNS = [
+    *(
+        column
+        for column in EventRow.__table__.columns
+        if column.name not in (*_JSON_FIELDS, "created_at", "updated_at")
+    ),
+    _json_fields_as_one_array(),
 ]
 
 
@@ -140,7 +165,7 @@ def events_between(
     categories: Sequence[str] | None = None,
 ) -> list[Event]:
     """Events with start <= occurred_at < end, oldest first (plain rows: no ORM objects)."""
-    query = select(*_EVENT_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
+    query = select(*_READ_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
     if end is not None:
@@ -148,7 +173,7 @@ def events_between(
     if categories:
         query = query.where(EventRow.category.in_(list(categories)))
     with _cycle_collector_paused():
-        return [stored_event(row) for row in session.execute(query)]
+        return [_read_event(row) for row in session.execute(query)]
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
@@ -159,8 +184,8 @@ def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
     with _cycle_collector_paused():
         for start in range(0, len(ids), ID_BATCH):
             batch = list(ids[start : start + ID_BATCH])
-            query = select(*_EVENT_COLUMNS).where(table.c.id.in_(batch))
-            events.extend(stored_event(row) for row in session.execute(query))
+            query = select(*_READ_COLUMNS).where(table.c.id.in_(batch))
+            events.extend(_read_event(row) for row in session.execute(query))
     return events
 
 
