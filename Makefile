@@ -30,6 +30,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: lint
+	$(BIN)/python -m pip check
 	$(BIN)/pytest
 
 format: setup

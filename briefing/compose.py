@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,9 +46,12 @@ class Item:
 
 @dataclass(frozen=True)
 class Section:
+    """One category's items, at most the brief's `max_items`; `more` counts the rest."""
+
     category: str
     heading: str
     items: tuple[Item, ...]
+    more: int = 0
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,9 @@ def compose_brief(
     series: Mapping[str, Sequence[tuple[date, float, str]]] | None = None,
     edition_number: int | None = None,
 ) -> Brief:
-    """The brief for `window`: sections in the configured order, most important items first.
+    """The brief for `window`: sections in the configured order, each with its `max_items`
+    most important (then most recent) items and a count of the rest; key figures and
+    `Brief.events` hold every event of the window.
 
     `previous_events` are the events of the window before; when given, key figures show
     the change against them and takeaways name what is new. `history_events` (the last
@@ -274,13 +280,17 @@ def compose_brief(
     shown = [e for e in select_events(events, spec) if window.start <= e.occurred_at < window.end]
     sources = _SourceList()
     sections = []
-    for category in spec.sections:
-        ranked = sorted((e for e in shown if e.category == category), key=lambda e: e.sort_key)
+    by_category: dict[str, list[Event]] = {category: [] for category in spec.sections}
+    for event in shown:
+        by_category[event.category].append(event)
+    for category, in_category in by_category.items():
+        ranked = heapq.nsmallest(spec.max_items, in_category, key=lambda e: e.sort_key)
         items = tuple(
             Item(event, sources.cite(event), event.occurred_at.astimezone(window.zone))
             for event in ranked
         )
-        sections.append(Section(category, SECTION_HEADINGS.get(category, category.title()), items))
+        heading = SECTION_HEADINGS.get(category, category.title())
+        sections.append(Section(category, heading, items, len(in_category) - len(items)))
     sections = _numbered(sections)
     previous_selected = None if previous_events is None else select_events(previous_events, spec)
     previous = None
@@ -375,15 +385,17 @@ def _figure_takeaways(figures: Sequence[FigureTotal], items: Sequence[Item]) -> 
     groups: dict[tuple[str, ...], list[FigureTotal]] = {}
     for figure in figures:
         groups.setdefault(figure.event_ids, []).append(figure)
+    # A section shows at most `max_items`; a figure's other reports are counted, not cited.
+    cited = {ids: [i for i in ids if i in number_of] for ids in groups}
     return [
         Takeaway(
             kind="figures",
-            category=category_of[ids[0]],
-            item_numbers=tuple(sorted(number_of[i] for i in ids)),
+            category=category_of[cited[ids][0]],
+            item_numbers=tuple(sorted(number_of[i] for i in cited[ids])),
             figures=tuple(group),
         )
         for ids, group in groups.items()
-        if ids
+        if cited[ids]
     ]
 
 
@@ -417,5 +429,5 @@ def _count_takeaway(sections: Sequence[Section], items: Sequence[Item]) -> Takea
         category="",
         item_numbers=tuple(item.number for item in items),
         names=tuple(top),
-        counts=tuple((section.heading, len(section.items)) for section in sections),
+        counts=tuple((section.heading, len(section.items) + section.more) for section in sections),
     )

@@ -17,6 +17,7 @@ from briefing.errors import ConfigError, validation_problems
 DEFAULT_CATEGORIES = ["military", "diplomatic", "aid", "humanitarian", "other"]
 DEFAULT_BRIEF = "daily"
 CONFIG_FILE = "briefing.toml"
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 
 _CRON = re.compile(r"^\s*(@[a-z]+|[\w*/,?#-]+(\s+[\w*/,?#-]+){4,5})\s*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -120,6 +121,7 @@ class BriefSpec(_Model):
     subject: str = "{title} — {date}"
     takeaways: int = Field(default=5, ge=0, le=20)
     public: bool = False
+    max_items: int = Field(default=12, ge=1, le=1000)
     # Review gate: "required" publishes only approved events; "auto" also lets through pending
     # ingested events whose confidence is above `auto_approve_above`.
     review: Literal["required", "auto"] = "auto"
@@ -187,6 +189,19 @@ class FeedSpec(_Model):
     _interval = field_validator("interval", mode="before")(parse_duration)
 
 
+class IngestSettings(_Model):
+    """Limits on what ingesting may cost and reach: articles, fetches and feed polls."""
+
+    allow_private_networks: bool = False
+    fetch_timeout: float = Field(default=20, gt=0, le=600)
+    max_fetch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_article_bytes: int = Field(default=MAX_ARTICLE_BYTES, ge=1024)
+    max_entries_per_poll: int = Field(default=50, ge=1)
+    poll_time_limit: timedelta = timedelta(minutes=1)
+
+    _poll_limit = field_validator("poll_time_limit", mode="before")(parse_duration)
+
+
 class Settings(_Model):
     """Every setting of briefing, with its default."""
 
@@ -202,6 +217,7 @@ class Settings(_Model):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     web: WebSettings = Field(default_factory=WebSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     public_url: str | None = None
     admins: list[str] = Field(default_factory=list)
     lexicon: dict[str, dict[str, float]] = Field(default_factory=dict)

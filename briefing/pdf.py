@@ -6,7 +6,6 @@ pay for loading WeasyPrint.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from urllib.request import url2pathname
 import babel.dates
 import babel.numbers  # noqa: F401
 import smartypants  # noqa: F401
+from pydantic import TypeAdapter
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -78,7 +78,7 @@ class TemplateFolderFetcher(URLFetcher):
 
 
 def events_document(brief: Brief) -> dict[str, Any]:
-    """The machine-readable content of a brief, embedded in its PDF."""
+    """The machine-readable content of a brief, embedded in its PDF (events as models)."""
     return {
         "brief": brief.name,
         "title": brief.title,
@@ -88,7 +88,7 @@ def events_document(brief: Brief) -> dict[str, Any]:
             "timezone": brief.window.zone.key,
         },
         "generated_at": brief.generated_at.isoformat(),
-        "events": [event.model_dump(mode="json") for event in brief.events],
+        "events": list(brief.events),
     }
 
 
@@ -98,6 +98,15 @@ def _associate_each_file_once(document: Any, pdf: Any) -> None:
 
     if "AF" in pdf.catalog:
         pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
+
+
+_DOCUMENT = TypeAdapter(dict[str, Any])
+
+
+def _compact_json(document: dict[str, Any]) -> bytes:
+    """Compact JSON written by pydantic's own serializer, without a dict per event first:
+    a 100,000-event brief took seconds with model_dump and indented json.dumps."""
+    return _DOCUMENT.dump_json(document)
 
 
 def render_pdf(
@@ -116,7 +125,7 @@ def render_pdf(
     rendered.metadata.title = document_title(brief)
     rendered.metadata.authors = [author]
     rendered.metadata.created = rendered.metadata.modified = w3c_time(brief.generated_at)
-    payload = json.dumps(events_document(brief), ensure_ascii=False, indent=1).encode()
+    payload = _compact_json(events_document(brief))
     created = brief.generated_at.astimezone(UTC)
     attachment = Attachment(
         string=payload,

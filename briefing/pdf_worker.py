@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from briefing.compose import Brief
     from briefing.render import RenderedPdf
 
+# Above this many events, sending the brief to the child (pickling every event, about 50 µs
+# each) costs more than the half second of importing WeasyPrint here.
+LARGE_BRIEF = 5_000
+
 
 # From <linux/prctl.h>: ask the kernel for a signal when the parent process dies.
 PR_SET_PDEATHSIG = 1
@@ -85,6 +89,9 @@ class PdfWorker:
     def render_pdf(
         self, brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
     ) -> RenderedPdf:
+        """Rendered by the child; a brief of many events here, as copying it costs more."""
+        if len(brief.events) > LARGE_BRIEF:
+            return _render(brief, template_dir, author)
         try:
             return self._pool.submit(_render, brief, template_dir, author).result()
         except BrokenProcessPool:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from briefing.compose import Brief, Window
 from briefing.errors import ConfigError
@@ -329,8 +330,13 @@ def _in_brief_locale(function: Any) -> Any:
 
 
 def template_environment(template_dir: Path | None = None) -> jinja2.Environment:
-    """The jinja2 environment of briefs and emails: escaped by default, strict, with filters."""
-    environment = jinja2.Environment(
+    """The jinja2 environment of briefs and emails: sandboxed, escaped by default, strict.
+
+    A user's template folder is code run on every brief: the sandbox lets a template format
+    the data it is given and nothing more (no `__globals__`, no Python internals, no changing
+    the brief), so a template cannot run commands or read files.
+    """
+    environment = ImmutableSandboxedEnvironment(
         loader=_TemplateLoader(template_folders(template_dir)),
         autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=True),
         undefined=jinja2.StrictUndefined,

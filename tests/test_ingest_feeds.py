@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug import Request, Response
 
+from briefing.config import IngestSettings
 from briefing.errors import ConfigError
 from briefing.ingest.feeds import ingest_feed, poll_feeds
 from briefing.store import Store
 from briefing.store.events import events_between, upsert_events
 from tests.ingest_fixtures import (
     article_html,
-    database_settings,
     database_store,
     make_settings,
     rss,
@@ -29,9 +26,19 @@ from tests.ingest_fixtures import (
     web,
 )
 
-__all__ = ["database_settings", "database_store", "tls_web", "web"]  # fixtures, used by name
+__all__ = ["database_store", "tls_web", "web"]  # fixtures, used by name
 
 TIMEOUT = 0.5
+LOOPBACK = {"allow_private_networks": True, "fetch_timeout": TIMEOUT}
+LOOPBACK_TOML = f"[ingest]\nallow_private_networks = true\nfetch_timeout = {TIMEOUT}\n"
+
+
+@pytest.fixture(name="settings")
+def loopback_settings(tmp_path, database_url):
+    """Settings on each test database that let feeds reach this test's loopback servers."""
+    return make_settings(tmp_path, database_url, ingest=LOOPBACK)
+
+
 ARTICLES = {
     "/news/drones": article_html(
         "Overnight attack",
@@ -76,7 +83,7 @@ def _events(store: Store):
 
 def test_feed_entries_are_ingested_once_and_failures_named(settings, store, wire):
     url = wire.url_for("/feed.xml")
-    report = ingest_feed(settings, store, url, timeout=TIMEOUT)
+    report = ingest_feed(settings, store, url)
 
     assert report.entries == 3 and report.seen == 0
     assert len(report.errors) == 2
@@ -91,7 +98,7 @@ def test_feed_entries_are_ingested_once_and_failures_named(settings, store, wire
     assert attack.sources[0].url == wire.url_for("/news/drones")
     assert attack.occurred_at == datetime(2024, 10, 26, 3, tzinfo=ZoneInfo("Europe/Kyiv"))
 
-    again = ingest_feed(settings, store, url, timeout=TIMEOUT)
+    again = ingest_feed(settings, store, url)
     assert (again.entries, again.seen, again.added, again.updated) == (0, 3, 0, 0)
     assert len(again.errors) == 2, "failed entries are tried again, not remembered"
     assert len(_events(store)) == 3
@@ -99,7 +106,7 @@ def test_feed_entries_are_ingested_once_and_failures_named(settings, store, wire
 
 def test_a_failed_entry_is_ingested_once_it_answers(settings, store, wire):
     url = wire.url_for("/feed.xml")
-    ingest_feed(settings, store, url, timeout=TIMEOUT)
+    ingest_feed(settings, store, url)
     wire.clear()
     wire.expect_request("/feed.xml").respond_with_data(
         rss("Test Wire", [{"title": "fixed", "link": wire.url_for("/news/broken")}])
@@ -108,7 +115,7 @@ def test_a_failed_entry_is_ingested_once_it_answers(settings, store, wire):
         article_html("Fixed", "Russian shelling killed two people in Kherson, the governor said."),
         content_type="text/html",
     )
-    report = ingest_feed(settings, store, url, timeout=TIMEOUT)
+    report = ingest_feed(settings, store, url)
     assert (report.entries, report.added, report.errors) == (1, 1, [])
     assert len(_events(store)) == 4
 
@@ -171,21 +178,24 @@ def test_article_over_the_size_limit_is_refused(settings, store, web):
     web.expect_request("/feed").respond_with_data(
         rss("Wire", [{"title": "big", "link": web.url_for("/big")}])
     )
-    report = ingest_feed(settings, store, web.url_for("/feed"), max_bytes=4000)
+    limited = settings.model_copy(
+        update={"ingest": IngestSettings(**LOOPBACK, max_fetch_bytes=4000)}
+    )
+    report = ingest_feed(limited, store, web.url_for("/feed"))
     assert report.errors == [f"{web.url_for('/big')}: larger than the limit of 4000 bytes"]
     assert _events(store) == []
 
 
 def test_configured_feeds_are_polled_on_their_interval(tmp_path, database_url, wire):
     feeds = {"wire": {"url": wire.url_for("/feed.xml"), "source": "The Wire", "interval": "1h"}}
-    settings = make_settings(tmp_path, database_url, feeds=feeds)
+    settings = make_settings(tmp_path, database_url, feeds=feeds, ingest=LOOPBACK)
     store = Store(settings.db_url)
     try:
-        first = poll_feeds(settings, store, timeout=TIMEOUT)
+        first = poll_feeds(settings, store)
         assert (first.feeds, first.entries) == (["wire"], 3)
         assert {e.sources[0].name for e in _events(store)} == {"The Wire"}
         assert poll_feeds(settings, store).skipped == ["wire"]
-        forced = poll_feeds(settings, store, ["wire"], force=True, timeout=TIMEOUT)
+        forced = poll_feeds(settings, store, ["wire"], force=True)
         assert (forced.entries, forced.seen) == (0, 3)
         with pytest.raises(ConfigError, match="unknown feed 'nope'; configured feeds: wire"):
             poll_feeds(settings, store, ["nope"])
@@ -196,15 +206,16 @@ def test_configured_feeds_are_polled_on_their_interval(tmp_path, database_url, w
 def test_cli_feed_and_text(cli, tmp_path, wire):
     (tmp_path / "briefing.toml").write_text(
         f'timezone = "Europe/Kyiv"\n[feeds.wire]\nurl = "{wire.url_for("/feed.xml")}"\n'
+        + LOOPBACK_TOML
     )
-    first = cli("ingest", "feed", "--all", "--timeout", TIMEOUT, "--json")
+    first = cli("ingest", "feed", "--all", "--json")
     assert first.code == 1
     report = json.loads(first.out)
     assert (report["feeds"], report["entries"], report["added"]) == (["wire"], 3, 3)
     assert (
         "HTTP 500" in first.err and "error: 2 feeds or entries could not be ingested" in first.err
     )
-    second = cli("ingest", "feed", "wire", "--timeout", TIMEOUT)
+    second = cli("ingest", "feed", "wire")
     assert "0 new entries, 3 seen before" in second.err
 
     article = tmp_path / "a.txt"
@@ -240,43 +251,19 @@ def test_cli_feed_and_text(cli, tmp_path, wire):
     assert "1 added" in stored.err
 
 
-def _trickle(_request: Request) -> Response:
-    def body():
-        for _ in range(40):
-            time.sleep(0.25)
-            yield b"x"
-
-    return Response(body(), content_type="text/html")
-
-
-@pytest.mark.parametrize("server", ["web", "tls_web"])
-def test_a_server_trickling_bytes_is_cut_off_at_the_time_limit(server, request):
-    from briefing.errors import InputError
-    from briefing.ingest.feeds import fetch
-
-    web = request.getfixturevalue(server)
-    web.expect_request("/trickle").respond_with_handler(_trickle)
-    web.expect_request("/news/aid").respond_with_data(ARTICLES["/news/aid"])
-    assert fetch(web.url_for("/news/aid"))[0] == ARTICLES["/news/aid"].encode()
-    started = time.monotonic()
-    with pytest.raises(InputError, match="no complete answer within 1 s"):
-        fetch(web.url_for("/trickle"), timeout=1.0)
-    assert time.monotonic() - started < 3  # the 40 bytes alone would take 10 s
-
-
 def test_a_configured_feed_without_a_source_cites_the_feed_title(tmp_path, database_url, wire):
     feeds = {"wire": {"url": wire.url_for("/feed.xml")}}
-    settings = make_settings(tmp_path, database_url, feeds=feeds)
+    settings = make_settings(tmp_path, database_url, feeds=feeds, ingest=LOOPBACK)
     store = Store(settings.db_url)
     try:
-        poll_feeds(settings, store, timeout=TIMEOUT)
+        poll_feeds(settings, store)
         assert {e.sources[0].name for e in _events(store)} == {"Test Wire"}
     finally:
         store.dispose()
 
 
 def test_an_article_reached_through_a_second_feed_keeps_the_review(settings, store, wire):
-    ingest_feed(settings, store, wire.url_for("/feed.xml"), timeout=TIMEOUT)
+    ingest_feed(settings, store, wire.url_for("/feed.xml"))
     attack = next(e for e in _events(store) if e.category == "military")
     reviewed = attack.model_copy(
         update={"title": "Odesa: 40 drones", "importance": 5, "tags": ["top"], "summary": "Edited."}
@@ -287,47 +274,13 @@ def test_an_article_reached_through_a_second_feed_keeps_the_review(settings, sto
         rss("Other Wire", [{"title": "drones", "link": wire.url_for("/news/drones")}]),
         content_type="application/rss+xml",
     )
-    report = ingest_feed(settings, store, wire.url_for("/other.xml"), timeout=TIMEOUT)
+    report = ingest_feed(settings, store, wire.url_for("/other.xml"))
 
     assert (report.entries, report.added, report.updated) == (1, 0, 1)
     kept = next(e for e in _events(store) if e.id == attack.id)
     assert kept.model_dump(exclude={"sources"}) == reviewed.model_dump(exclude={"sources"})
     assert [s.name for s in kept.sources] == ["Test Wire", "Other Wire"]
     assert len(_events(store)) == 3
-
-
-@pytest.fixture
-def trickling_headers() -> Iterator[str]:
-    """A raw server on loopback that sends its status line, then a header a byte every 0.1 s."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    done = threading.Event()
-
-    def serve() -> None:
-        connection, _ = listener.accept()
-        with connection, contextlib.suppress(OSError):
-            connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\n")
-            for byte in b"X-Padding: " + b"a" * 100:  # 111 bytes: 11 s
-                if done.wait(0.1):
-                    return
-                connection.sendall(bytes([byte]))
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/article"
-    done.set()
-    thread.join()
-    listener.close()
-
-
-def test_a_server_trickling_its_headers_is_cut_off_at_the_time_limit(trickling_headers):
-    from briefing.errors import InputError
-    from briefing.ingest.feeds import fetch
-
-    started = time.monotonic()
-    with pytest.raises(InputError, match="answer within 1 s"):
-        fetch(trickling_headers, timeout=1.0)
-    assert time.monotonic() - started < 3  # the headers alone would take 11 s
 
 
 def test_an_article_quoting_markup_is_read_once(settings, store, web):
@@ -339,6 +292,6 @@ def test_an_article_quoting_markup_is_read_once(settings, store, web):
     web.expect_request("/feed").respond_with_data(
         rss("Wire", [{"title": "armour", "link": web.url_for("/news/armour")}])
     )
-    report = ingest_feed(settings, store, web.url_for("/feed"), timeout=TIMEOUT)
+    report = ingest_feed(settings, store, web.url_for("/feed"))
     assert (report.errors, report.added) == ([], 1)
     assert [e.summary for e in _events(store)] == [quoted]

@@ -221,6 +221,8 @@ def test_configured_feeds_are_polled_before_the_brief_is_made(
 url = "{web.url_for("/feed.xml")}"
 [feeds.down]
 url = "http://127.0.0.1:9/feed.xml"
+[ingest]
+allow_private_networks = true
 """
     config = daily_config(tmp_path, database_url, inbox[1], feeds)
     with (

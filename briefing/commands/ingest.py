@@ -60,7 +60,7 @@ def text(
     failed = 0
     for path in files:
         try:
-            article = read_article(path)
+            article = read_article(path, app.settings.ingest.max_article_bytes)
             if dry_run:
                 found = extract_events(
                     article, published=when, source=source, url=url, settings=app.settings
@@ -137,13 +137,6 @@ class _EntryProgress:
 @click.option("--all", "poll_all", is_flag=True, help="Poll every configured [feeds.NAME].")
 @click.option("--due", is_flag=True, help="Only configured feeds whose interval has passed.")
 @click.option("--source", help="Source name for a URL or FILE (default: the feed's title).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=20.0,
-    show_default=True,
-    help="Seconds to wait for the feed and for each article.",
-)
 @json_option
 @pass_app
 def feed(
@@ -152,13 +145,13 @@ def feed(
     poll_all: bool,
     due: bool,
     source: str | None,
-    timeout: float,
     as_json: bool,
 ) -> None:
     """Ingest the new entries of feeds: TARGETS are configured feed names, URLs or files.
 
-    Each entry's article is fetched (http/https only, with a time and size limit) and ingested;
-    entries seen before are skipped, so a second run adds nothing.
+    Each entry's article is fetched (http/https, public hosts only) and ingested; entries seen
+    before are skipped, so a second run adds nothing. Time, size and entry limits are the
+    [ingest] settings.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -182,7 +175,6 @@ def feed(
                     app.store,
                     chosen,
                     force=not due,
-                    timeout=timeout,
                     progress=progress,
                 )
             )
@@ -193,7 +185,6 @@ def feed(
                     app.store,
                     address,
                     source=source,
-                    timeout=timeout,
                     progress=progress,
                 )
             )
@@ -207,5 +198,11 @@ def feed(
             f"{report.entries} new entries, {report.seen} seen before; events: "
             f"{report.added} added, {report.updated} updated, {report.merged} merged"
         )
+        if report.beyond_limit:
+            app.say(
+                f"{report.beyond_limit} older entries past the limit of "
+                f"{app.settings.ingest.max_entries_per_poll} per feed were not taken "
+                "([ingest] max_entries_per_poll)"
+            )
     if report.errors:
         raise InputError(f"{len(report.errors)} feeds or entries could not be ingested")

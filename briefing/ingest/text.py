@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from briefing.config import Settings
+from briefing.config import MAX_ARTICLE_BYTES, Settings
 from briefing.errors import InputError
 from briefing.event import Event
 from briefing.ingest.classify import Lexicon, lexicon_for
@@ -119,13 +120,19 @@ def _decode(data: bytes, name: str) -> str:
         return str(best)
 
 
-def read_article(path: str) -> str:
-    """The text of a file, or of standard input for '-'."""
+def read_article(path: str, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
+    """The text of a file, or of standard input for '-'; one over `max_bytes` is refused unread."""
+    name = "stdin" if path == "-" else path
     try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        with nullcontext(sys.stdin.buffer) if path == "-" else Path(path).open("rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return article_text(data, "stdin" if path == "-" else path)
+    if len(data) > max_bytes:
+        raise InputError(
+            f"{name}: larger than the limit of {max_bytes} bytes ([ingest] max_article_bytes)"
+        )
+    return article_text(data, name)
 
 
 def paragraphs(text: str) -> list[str]:

@@ -7,19 +7,24 @@ a brief's rule lets them through; events the desk made itself are `approved` fro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Integer, String, Text, select, update
+from pydantic import BaseModel
+from sqlalchemy import JSON, Integer, String, Text, cast, func, literal, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from briefing.event import Event
+from briefing.event import Event, FigureNote, Location, Source
 from briefing.store.db import Base, UTCDateTime, now
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 REVIEW_STATES = (PENDING, APPROVED, REJECTED)
+ID_BATCH = 10_000
 
 
 class EventRow(Base):
@@ -51,24 +56,97 @@ class EventRow(Base):
     review_reason: Mapped[str | None] = mapped_column(Text)
 
     def to_event(self) -> Event:
-        return Event.model_validate(
-            {
-                "id": self.id,
-                "occurred_at": self.occurred_at,
-                "category": self.category,
-                "subtype": self.subtype,
-                "title": self.title,
-                "summary": self.summary,
-                "location": {"country": self.country, "place": self.place},
-                "actors": self.actors,
-                "figures": self.figures,
-                "figure_notes": self.figure_notes or {},
-                "sources": self.sources,
-                "importance": self.importance,
-                "tags": self.tags,
-                "classification": self.classification,
-            }
-        )
+        return _stored_event(self, [getattr(self, name) for name in _JSON_FIELDS])
+
+
+_JSON_FIELDS = ("actors", "figures", "figure_notes", "sources", "tags", "classification")
+
+
+def _stored_event(row: Any, json_values: Sequence[Any]) -> Event:
+    """The event of a stored row and its JSON columns' values (in `_JSON_FIELDS` order).
+
+    Events are validated when they are written; reading them back trusts the store and builds
+    the models directly, as validating every row again cost most of the time of a brief over
+    100,000 events.
+    """
+    actors, figures, notes, sources, tags, classification = json_values
+    return _trusted(
+        Event,
+        {
+            "id": row.id,
+            "occurred_at": row.occurred_at,
+            "category": row.category,
+            "subtype": row.subtype,
+            "title": row.title,
+            "summary": row.summary or "",
+            "location": _trusted(Location, {"country": row.country, "place": row.place}),
+            "actors": actors or [],
+            "figures": {name: float(value) for name, value in (figures or {}).items()},
+            "figure_notes": {
+                name: FigureNote.model_validate(note) for name, note in (notes or {}).items()
+            },
+            "sources": [
+                _trusted(
+                    Source,
+                    {
+                        "name": source["name"],
+                        "url": source.get("url"),
+                        "title": source.get("title"),
+                        "published": _day(source.get("published")),
+                    },
+                )
+                for source in sources or []
+            ],
+            "importance": row.importance,
+            "tags": tags or [],
+            "classification": classification,
+        },
+    )
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _read_event(row: Any) -> Event:
+    """The event of a row selected with `_READ_COLUMNS`."""
+    return _stored_event(row, json.loads(row.json_fields))
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _trusted(model: type[Model], values: dict[str, Any]) -> Model:
+    """A model of values validated before, set as `BaseModel.model_construct` sets them but
+    without its loop over every field's defaults and aliases, which cost more than the read.
+    tests/test_store_read.py pins that such a model equals a validated one in every use."""
+    built = model.__new__(model)
+    object.__setattr__(built, "__dict__", values)
+    object.__setattr__(built, "__pydantic_fields_set__", set(values))
+    object.__setattr__(built, "__pydantic_extra__", None)
+    object.__setattr__(built, "__pydantic_private__", None)
+    return built
+
+
+def _json_fields_as_one_array() -> Any:
+    """The JSON columns as the text of one JSON array, read by one json.loads: decoding six
+    values a row, one by one, was a third of reading 100,000 events."""
+    table = EventRow.__table__
+    joined: Any = literal("[", Text)
+    for index, name in enumerate(_JSON_FIELDS):
+        text = func.coalesce(cast(table.c[name], Text), literal("null", Text))
+        joined = joined + text if index == 0 else joined + literal(",", Text) + text
+    return (joined + literal("]", Text)).label("json_fields")
+
+
+_READ_COLUMNS = [
+    *(
+        column
+        for column in EventRow.__table__.columns
+        if column.name not in (*_JSON_FIELDS, "created_at", "updated_at")
+    ),
+    _json_fields_as_one_array(),
+]
 
 
 def _columns(event: Event) -> dict[str, Any]:
@@ -112,20 +190,42 @@ def events_between(
     end: datetime | None = None,
     categories: Sequence[str] | None = None,
 ) -> list[Event]:
-    """Events with start <= occurred_at < end, oldest first."""
-    query = select(EventRow).order_by(EventRow.occurred_at, EventRow.id)
+    """Events with start <= occurred_at < end, oldest first (plain rows: no ORM objects)."""
+    query = select(*_READ_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
     if end is not None:
         query = query.where(EventRow.occurred_at < end)
     if categories:
         query = query.where(EventRow.category.in_(list(categories)))
-    return [row.to_event() for row in session.scalars(query)]
+    with _cycle_collector_paused():
+        return [_read_event(row) for row in session.execute(query)]
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
-    rows = session.scalars(select(EventRow).where(EventRow.id.in_(list(ids))))
-    return [row.to_event() for row in rows]
+    """The stored events of these ids, asked in batches: a statement's parameters are bounded
+    (32,766 on SQLite), and an edition may hold 100,000 events."""
+    table = EventRow.__table__
+    events = []
+    with _cycle_collector_paused():
+        for start in range(0, len(ids), ID_BATCH):
+            batch = list(ids[start : start + ID_BATCH])
+            query = select(*_READ_COLUMNS).where(table.c.id.in_(batch))
+            events.extend(_read_event(row) for row in session.execute(query))
+    return events
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Reading many events makes millions of objects, none in a cycle; the cycle collector
+    would walk them again and again as they pile up (more than half of reading 100,000)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def get_event(session: Session, event_id: str) -> Event | None:
@@ -169,9 +269,11 @@ class ReviewedEvent:
         return list((self.event.classification or {}).get("reasons") or [])
 
 
-def _reviewed(row: EventRow) -> ReviewedEvent:
+def _reviewed(row: Any) -> ReviewedEvent:
+    """An EventRow, or a row selected with `_READ_COLUMNS`, as an event with its review."""
     review = Review(row.review_state, row.reviewed_by, row.reviewed_at, row.review_reason)
-    return ReviewedEvent(row.to_event(), review)
+    event = row.to_event() if isinstance(row, EventRow) else _read_event(row)
+    return ReviewedEvent(event, review)
 
 
 def reviewed_events_between(
@@ -181,8 +283,8 @@ def reviewed_events_between(
     categories: Sequence[str] | None = None,
     states: Sequence[str] | None = None,
 ) -> list[ReviewedEvent]:
-    """Events with start <= occurred_at < end and their reviews, oldest first."""
-    query = select(EventRow).order_by(EventRow.occurred_at, EventRow.id)
+    """Events with start <= occurred_at < end and their reviews, oldest first (plain rows)."""
+    query = select(*_READ_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
     if end is not None:
@@ -191,7 +293,8 @@ def reviewed_events_between(
         query = query.where(EventRow.category.in_(list(categories)))
     if states:
         query = query.where(EventRow.review_state.in_(list(states)))
-    return [_reviewed(row) for row in session.scalars(query)]
+    with _cycle_collector_paused():
+        return [_reviewed(row) for row in session.execute(query)]
 
 
 def reviewed_events_by_id(session: Session, ids: Sequence[str]) -> list[ReviewedEvent]:
