@@ -1,9 +1,12 @@
 """Articles → developments → events: reading the input, then splitting it into what happened.
 
-An article is cut into paragraphs and sentences. Within a paragraph, sentences stay together
-unless one clearly belongs to another category than the sentences before it and does not
-continue them ("He added…", "In response…"). A group that reports nothing (no reporting verb,
-no figure) is commentary and is dropped. Each remaining group becomes one event.
+An article is cut into paragraphs, bullets (`-`, `•`, `*`, `1.`) and live-blog entries, then
+sentences; a sentence that joins two developments of different kinds ("allocated €500 million
+in aid and adopted sanctions") is cut at the join. Within a paragraph, sentences stay together
+unless one belongs to another category than the sentences before it and does not continue them
+("He added…"). Headlines, time stamps, framing ("This is our live coverage…") and commentary
+that reports no act are dropped; a paragraph without a final stop is kept when it reports one.
+docs/codebook.md says what a development is; each becomes one event.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from briefing.config import Settings
 from briefing.errors import InputError
-from briefing.event import Event
-from briefing.ingest.classify import Lexicon, lexicon_for
+from briefing.event import Event, FigureNote
+from briefing.ingest.classify import Classification, Lexicon, lexicon_for
 from briefing.ingest.dedupe import store_events
-from briefing.ingest.figures import extract_figures
+from briefing.ingest.figures import Figure, find_figures
 from briefing.store import Store
 
 TITLE_LENGTH = 160
@@ -85,6 +88,39 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 NIGHT_HOUR = 3
+MANY_KILLED = 10
+LARGE_ATTACK = 100
+LARGE_PLEDGE = 1e9
+_BACKGROUND = re.compile(r"\b(?:since|from|until|as of|by|before|through)\s+(?:the\s+)?$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-–—•*▪●◦]|\d{1,2}[.)])\s+")
+_INLINE_BULLET = re.compile(r"\s+[•▪●]\s+|^\s*[•▪●]\s+")
+_STAMP = re.compile(
+    r"^(?:\d{1,2}[:.]\d{2}(?:\s*(?:[ap]\.?m\.?|GMT|UTC|BST|CET|CEST|EET|EEST|ET|local))?"
+    r"|(?:GMT|UTC)\s*\d{1,2}[:.]\d{2})\s*[-–—:]?\s*",
+    re.IGNORECASE,
+)
+_ONLY_STAMP = re.compile(r"[\d:.\s]*(?:GMT|UTC|[ap]\.?m\.?)?", re.IGNORECASE)
+_LABEL = re.compile(r"^(?:[A-Z][\w'’-]*(?:\s+[\w'’-]+){0,2}):\s+(?=[A-Z\d])")
+_COMMENTARY = re.compile(
+    r"^(?:Analysis|Comment|Commentary|Background|Context|Opinion|Editor'?s note|Note)\b", re.I
+)
+_FRAMING = re.compile(
+    r"^(?:This is (?:our|the) live|Follow (?:along|our|us|live)|Here(?:'s| is| are) what|"
+    r"Welcome to|Good (?:morning|afternoon|evening)|We(?:'ll| will) be back|Stay with us|"
+    r"Stay tuned|This live (?:page|blog)|For more information|Read more|Subscribe|"
+    r"Sign up|Key (?:events|takeaways)|Glory to Ukraine|We (?:do not|don't|will not) report|"
+    r"(?:These|Such) developments|Overall, |In summary|To recap)",
+    re.IGNORECASE,
+)
+_JOIN = re.compile(
+    r",?\s+and\s+(?=(?:also\s+|then\s+|later\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|"
+    r"held|gave|made|shot|sank|fled|led|won|lost|signed|imposed)\b)"
+)
+_NUMBER = re.compile(r"(?<![\w.,-])\d[\d,.]*(?![\w-])")
+_HEAD_OF_STATE = re.compile(
+    r"\b(?:President|Prime Minister|Chancellor|King|Zelensky|Putin|Biden|Trump|Macron|"
+    r"Scholz|Starmer|Erdogan|Xi Jinping|Orban|Meloni|Tusk|Sandu)\b"
+)
 
 
 def article_text(data: bytes | str, name: str) -> str:
@@ -129,10 +165,37 @@ def read_article(path: str) -> str:
 
 
 def paragraphs(text: str) -> list[str]:
-    """Blank-line separated blocks (inner line breaks joined), or lines when there are none."""
+    """Blank-line separated blocks (inner line breaks joined), or lines when there are none.
+
+    A bullet or a time-stamped entry is a block of its own; time stamps and section labels
+    ("Kharkiv: …") are taken off, and blocks that are only a label or a time are left out.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
-    return [" ".join(block.split()) for block in blocks if block.strip()]
+    found = []
+    for block in blocks:
+        for unit in _units(block):
+            unit = _LABEL.sub("", _STAMP.sub("", " ".join(unit.split())))
+            if unit and not _ONLY_STAMP.fullmatch(unit) and not _COMMENTARY.match(unit):
+                found.append(unit)
+    return found
+
+
+def _units(block: str) -> list[str]:
+    """A block's bullets and stamped entries, each on its own; other lines joined."""
+    units: list[str] = []
+    joining = False
+    for line in block.split("\n"):
+        if not line.strip():
+            continue
+        pieces = [p for p in _INLINE_BULLET.split(line) if p.strip()]
+        starts = _BULLET.match(line) or _STAMP.match(line.strip()) or len(pieces) > 1
+        if starts or not joining:
+            units.extend(_BULLET.sub("", piece) for piece in pieces)
+            joining = not starts
+        else:
+            units[-1] += " " + line
+    return units
 
 
 def sentences(paragraph: str) -> list[str]:
@@ -163,7 +226,7 @@ class Development:
     sentences: list[str]
     scores: list[dict[str, float]]
     label: str | None
-    figures: dict[str, float] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -174,30 +237,54 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
     """The developments an article reports, in the order it reports them."""
     groups: list[Development] = []
     for paragraph in paragraphs(text):
-        if not _ENDS_SENTENCE.search(paragraph):
+        if not _ENDS_SENTENCE.search(paragraph) and not reports_something(paragraph):
             continue  # a headline, a byline, a list of links
-        for index, sentence in enumerate(sentences(paragraph)):
-            result = lexicon.classify(sentence, categories, extract_figures(sentence))
-            label = result.category if result.strength >= lexicon.min_score else None
-            current = groups[-1] if groups else None
-            if current and _joins(sentence, index, current.label, label):
-                current.sentences.append(sentence)
-                current.scores.append(result.scores)
-                current.label = current.label or label
-            else:
-                groups.append(Development([sentence], [result.scores], label))
+        first = True
+        for sentence in sentences(paragraph):
+            if _FRAMING.match(sentence):
+                continue
+            for clause in clauses(sentence, lexicon, categories):
+                result = lexicon.classify(clause, categories)
+                label = result.category if result.strength >= lexicon.min_score else None
+                current = groups[-1] if groups else None
+                if current and _joins(clause, first, current.label, label):
+                    current.sentences.append(clause)
+                    current.scores.append(result.scores)
+                    current.label = current.label or label
+                else:
+                    groups.append(Development([clause], [result.scores], label))
+                first = False
     kept = []
     for group in groups:
-        group.figures = extract_figures(group.text)
+        group.figures = find_figures(group.text, lexicon.actors_in)
         if group.figures or any(reports_something(s) for s in group.sentences):
             kept.append(group)
     return kept
 
 
-def _joins(sentence: str, index: int, current: str | None, label: str | None) -> bool:
+def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[str]:
+    """A sentence, or its two halves when 'and <verb>' joins developments of different kinds.
+
+    The second half is given the first half's subject: "The EU adopted sanctions and approved
+    €1.5 billion" → "The EU adopted sanctions", "The EU approved €1.5 billion".
+    """
+    for join in _JOIN.finditer(sentence):
+        left, right = sentence[: join.start()], sentence[join.end() :]
+        first = lexicon.classify(left, categories)
+        second = lexicon.classify(right, categories)
+        if min(first.strength, second.strength) < lexicon.min_score:
+            continue
+        if first.category != second.category and second.predicate:
+            verb = lexicon.predicates.search(left)
+            subject = left[: verb.start()] if verb else ""
+            return [left.rstrip(",") + ".", subject + right]
+    return [sentence]
+
+
+def _joins(sentence: str, first: bool, current: str | None, label: str | None) -> bool:
     """Whether a sentence goes on the development before it rather than starting one."""
     agrees = not (current and label and current != label)
-    if index == 0:
+    if first:
         return agrees and bool(_CONTINUES_PARAGRAPH.search(sentence))
     return agrees or bool(_CONTINUES.match(sentence))
 
@@ -230,8 +317,11 @@ def shorten(sentence: str, limit: int = TITLE_LENGTH) -> str:
 
 
 def occurred_at(text: str, published: datetime, has_clock: bool) -> tuple[datetime, str | None]:
-    """When it happened, from the first time phrase, resolved against the publication time."""
-    match = _WHEN.search(text)
+    """When it happened, from its first time phrase (not a background one: 'since 24 February'),
+    resolved against the publication time."""
+    match = next(
+        (m for m in _WHEN.finditer(text) if not _BACKGROUND.search(text[: m.start()])), None
+    )
     day = published.date()
     zone = published.tzinfo
     if match is None:
@@ -295,9 +385,11 @@ def extract_events(
     context = {"zone": zone, "categories": categories}
     events: dict[str, Event] = {}
     for group in find_developments(text, lexicon, categories):
-        result = lexicon.classify(group.text, categories, group.figures)
+        figures = {f.name: f.value for f in group.figures}
+        result = lexicon.classify(group.text, categories, figures)
         at, phrase = occurred_at(group.text, when, has_clock)
         place = lexicon.place_in(group.text)
+        importance, why = importance_of(result.category, figures, group.text)
         record = {
             "occurred_at": at,
             "category": result.category,
@@ -305,13 +397,61 @@ def extract_events(
             "summary": group.text,
             "location": {"place": place[0], "country": place[1]} if place else {},
             "actors": [*people_in(group.text), *lexicon.actors_in(group.text)],
-            "figures": group.figures,
+            "figures": figures,
+            "figure_notes": figure_notes(group.figures),
             "sources": [{"name": source, "url": url}],
-            "classification": {**result.as_record(lexicon.min_score), "time_phrase": phrase},
+            "importance": importance,
+            "classification": {
+                **result.as_record(lexicon.min_score),
+                "confidence": confidence(result, group),
+                "importance_reason": why,
+                "time_phrase": phrase,
+            },
         }
         event = Event.model_validate(record, context=context)
         events.setdefault(event.id, event)
     return list(events.values())
+
+
+def figure_notes(figures: list[Figure]) -> dict[str, FigureNote]:
+    """What each figure's bare number loses: qualifier, side, unit, a range's top."""
+    notes = {}
+    for figure in figures:
+        note = FigureNote(
+            qualifier=figure.qualifier, side=figure.side, unit=figure.unit, upper=figure.upper
+        )
+        if note != FigureNote():
+            notes[figure.name] = note
+    return notes
+
+
+def confidence(result: Classification, group: Development) -> float:
+    """The category's confidence, lowered when the text has numbers no figure was made of."""
+    numbers = len(_NUMBER.findall(group.text))
+    if numbers > len(group.figures):
+        return round(result.confidence * 0.85, 2)
+    return result.confidence
+
+
+def importance_of(category: str, figures: dict[str, float], text: str) -> tuple[int, str]:
+    """1–5 from what happened: deaths, the scale of an attack or a pledge, who acted."""
+    killed, injured = figures.get("killed", 0), figures.get("injured", 0)
+    launched = figures.get("drones_launched", 0) + figures.get("missiles_launched", 0)
+    money = max((v for n, v in figures.items() if n.startswith("aid_value_")), default=0)
+    if killed >= MANY_KILLED:
+        return 5, f"{killed:g} killed"
+    if killed:
+        return 4, f"{killed:g} killed"
+    if injured >= MANY_KILLED:
+        return 4, f"{injured:g} injured"
+    if launched >= LARGE_ATTACK:
+        return 4, f"{launched:g} drones and missiles launched"
+    if money >= LARGE_PLEDGE:
+        return 4, f"{money / 1e9:g} billion in aid"
+    leader = _HEAD_OF_STATE.search(text)
+    if leader and category == "diplomatic":
+        return 4, f"a head of state or government acting ({leader.group(0)})"
+    return 3, "no deaths, no large attack or pledge, no head of state"
 
 
 @dataclass(frozen=True)
