@@ -83,38 +83,78 @@ def select_events(events: Sequence[Event], spec: BriefSpec) -> list[Event]:
     return chosen
 
 
-def total_figures(events: Sequence[Event], specs: Mapping[str, FigureSpec]) -> dict[str, float]:
-    """Each figure added up over the events as its registry entry says (sum, max or latest)."""
-    totals: dict[str, float] = {}
+FigureKey = tuple[str, str | None, str | None]
+"""A key figure's name, unit and side: only figures alike in all three are added up."""
+
+
+def total_figures(
+    events: Sequence[Event], specs: Mapping[str, FigureSpec]
+) -> dict[FigureKey, float]:
+    """Each figure added up over the events as its registry entry says (sum, max or latest).
+
+    Figures are kept apart by unit and side (Russian drones downed are not added to Ukrainian
+    ones), and a development that two sources reported as two events counts once.
+    """
+    totals: dict[FigureKey, float] = {}
+    seen: dict[tuple, list[set[str]]] = {}
     for event in sorted(events, key=lambda e: e.occurred_at):
+        if _reported_before(event, seen):
+            continue
         for name, value in event.figures.items():
+            note = event.figure_notes.get(name)
+            key = (name, note.unit if note else None, note.side if note else None)
             how = specs[name].aggregate if name in specs else "sum"
-            if name not in totals or how == "latest":
-                totals[name] = value
+            if key not in totals or how == "latest":
+                totals[key] = value
             elif how == "sum":
-                totals[name] += value
+                totals[key] += value
             else:
-                totals[name] = max(totals[name], value)
+                totals[key] = max(totals[key], value)
     return totals
 
 
+def _reported_before(event: Event, seen: dict[tuple, list[set[str]]]) -> bool:
+    """Whether another source's event with the same day, category and figures was counted."""
+    sources = {source.name for source in event.sources}
+    if not event.figures or not sources:
+        return False
+    figures = frozenset(
+        (name, value, event.figure_notes[name].side if name in event.figure_notes else None)
+        for name, value in event.figures.items()
+    )
+    signature = (event.occurred_at.date(), event.category, figures)
+    earlier = seen.setdefault(signature, [])
+    if any(not (sources & other) for other in earlier):
+        return True
+    earlier.append(sources)
+    return False
+
+
 def _figure_rows(
-    totals: Mapping[str, float],
-    previous: Mapping[str, float] | None,
+    totals: Mapping[FigureKey, float],
+    previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
 ) -> tuple[FigureTotal, ...]:
     order = list(specs)
-    names = sorted(totals, key=lambda n: (order.index(n) if n in order else len(order), n))
+    keys = sorted(
+        totals,
+        key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[2] or ""),
+    )
     return tuple(
         FigureTotal(
             name=name,
-            label=specs[name].label if name in specs else name.replace("_", " ").capitalize(),
-            unit=specs[name].unit if name in specs else "",
-            value=totals[name],
-            previous=None if previous is None else previous.get(name, 0),
+            label=_figure_label(name, side, specs),
+            unit=unit or (specs[name].unit if name in specs else ""),
+            value=totals[(name, unit, side)],
+            previous=None if previous is None else previous.get((name, unit, side), 0),
         )
-        for name in names
+        for name, unit, side in keys
     )
+
+
+def _figure_label(name: str, side: str | None, specs: Mapping[str, FigureSpec]) -> str:
+    label = specs[name].label if name in specs else name.replace("_", " ").capitalize()
+    return f"{label} ({side})" if side else label
 
 
 class _SourceList:

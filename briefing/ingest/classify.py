@@ -20,7 +20,7 @@ from briefing.config import Settings
 FALLBACK = "other"
 PREDICATE_FACTOR = 3.0
 LATER_SENTENCES = 0.5
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+_SENTENCE_END = re.compile(r"(?<=[a-z\d%)\"”’][.!?])\s+(?=[A-Z\d\"“])|(?<=;)\s+")
 _NEGATED = re.compile(
     r"\b(?:not|no|never|denied|deny|denies|denying|without|nor)\s+(?:\w+\s+){0,2}$|n't\s+$",
     re.IGNORECASE,
@@ -33,6 +33,12 @@ _SUBORDINATE = re.compile(
 _EARLIER_EVENT = re.compile(
     r"^\s*(?:that\s+)?(?:the|this|that|such|these|russia's|moscow's)\s+(?:\w+\s+)?"
     r"(?:attacks?|strikes?|incursion|shelling|bombing|aggression|offensive)\b",
+    re.IGNORECASE,
+)
+# Where a sentence turns to background: its words weigh as little as a later sentence's.
+_BACKGROUND = re.compile(
+    r",\s+(?:citing|amid|after|despite|which|who|while|following|because|saying|adding|as)\b"
+    r"|\s+(?:amid|despite|because of|hours after|days after|weeks after)\s",
     re.IGNORECASE,
 )
 _CLAUSE_START = re.compile(r"[,;:(]|\b(?:and|but)\s+$")
@@ -111,6 +117,9 @@ class Lexicon:
         sentences = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)
         lead, rest = sentences[0], (sentences[1] if len(sentences) > 1 else "")
         main = self._main_predicate(lead, reasons)
+        background = _BACKGROUND.search(lead, main.end if main else 0)
+        if background:
+            lead, rest = lead[: background.start()], lead[background.start() :] + " " + rest
         if main is not None:
             for category, weight in main.weights.items():
                 if category in scores and weight:

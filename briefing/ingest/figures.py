@@ -81,7 +81,7 @@ _MONEY = re.compile(
 _AID_CONTEXT = re.compile(
     r"\b(?:package|aid|assistance|pledg\w*|grant\w*|loan\w*|fund\w*|donat\w*|support|"
     r"tranche|contribut\w*|allocat\w*|provid\w*|financ\w*|weapons?|to buy|military needs|"
-    r"windfall|sale|budget)\b",
+    r"windfall|sale|budget|send|sent|deliver\w*|worth of)\b",
     re.IGNORECASE,
 )
 _NOT_NEW_MONEY = re.compile(
@@ -94,7 +94,7 @@ _PERCENT = re.compile(
     rf"(?P<b>{_DIGITS})\s*(?:%|percent\b|per cent\b)|(?P<n>{_DIGITS})\s*(?:%|percent\b|per cent\b)",
     re.IGNORECASE,
 )
-_PERCENT_OF = re.compile(r"^\s*of\s+(?:the\s+|all\s+|its\s+|their\s+)?((?:[\w'-]+\s+){0,4})")
+_PERCENT_OF = re.compile(r"^\s*of\s+(?:the\s+|all\s+|its\s+|their\s+)?((?:[\w'-]+\s*){0,5})")
 _DISTANCE = re.compile(
     rf"(?P<q>{_DIGITS}|\b(?:{'|'.join(WORD_VALUES)}))\s*-?\s*(?P<unit>km|kilomet(?:er|re)s?|"
     r"miles?)\b(?!/)",
@@ -111,7 +111,11 @@ _STOP = {
     *("her", "it", "they", "he", "she", "there", "here", "so", "not", "no", "more", "less"),
     *("also", "all", "both", "about", "around", "some", "up", "down", "off", "through"),
     *("between", "among", "under", "behind", "before", "beyond", "inside", "outside"),
+    *("without", "within", "overnight", "yesterday", "today", "tonight", "earlier", "later"),
+    *("now", "again", "deep", "monday", "tuesday", "wednesday", "thursday", "friday"),
+    *("saturday", "sunday", "each", "every", "apiece", "respectively", "alone"),
 }
+_NP_LEAD = {"more", "other", "additional", "new", "further", "extra"}
 _QUALIFIERS = [
     (("at", "least"), "at least"),
     (("more", "than"), "more than"),
@@ -260,12 +264,19 @@ _WEAPON_ACTS = {
     "neutralized": "destroyed",
     "eliminated": "destroyed",
     "intercepted": "intercepted",
+    "struck": "launched",
+    "hit": "launched",
 }
+_QUALIFYING = {"at", "least", "more", "than", "up", "to", "about", "around", "some", "over"}
+_QUALIFYING |= {"nearly", "almost", "roughly", "approximately", "an", "estimated", "a", "total"}
+_QUALIFYING |= {"further", "additional", "another", "only", "just", "fewer", "less", "under"}
 _AUXILIARY = {"were", "was", "have", "has", "had", "been", "be", "are", "is", "remain"}
 _AUXILIARY |= {"remained", "remains", "being", "got", "later", "also", "all", "reportedly"}
 _COORDINATION = {",", "and", "as", "well", "plus", "along", "with", "or", "another", "a"}
+_COORDINATION |= {"including"}
 _ATTACK = re.compile(r"\b(?:attack\w*|struck|strik\w*|hit|target\w*|fired|launched)\b", re.I)
 _LAUNCH_NOUNS = {"barrage", "salvo", "wave", "swarm", "volley", "attack", "launch"}
+_QUOTES = {'"', "“", "”", "‘", "’", "'", "«", "»"}
 _CLAUSE = re.compile(r"(?<=[.!?;])\s+")
 
 
@@ -294,11 +305,11 @@ def parse_quantity(text: str, scale: str | None = None) -> float:
         elif word == "half":
             current = 0.5
         elif word == "dozen":
-            current = max(current, 1) * 12
+            current = (current or 1) * 12
         elif word == "hundred":
-            current = max(current, 1) * 100
+            current = (current or 1) * 100
         elif word in _BIG:
-            total += max(current, 1) * _BIG[word]
+            total += (current or 1) * _BIG[word]
             current = 0
     value = total + current
     if scale:
@@ -354,7 +365,7 @@ def _clause_figures(
     tokens = [
         (m.group(0), m.start(), m.end())
         for m in _TOKEN.finditer(clause)
-        if not any(a <= m.start() < b for a, b in taken)
+        if not any(a <= m.start() < b for a, b in taken) and m.group(0) not in _QUOTES
     ]
     words = [t[0].lower() for t in tokens]
     counts = _counts(words, tokens, clause)
@@ -428,9 +439,9 @@ def _number_at(words: list[str], index: int) -> tuple[int, float]:
 
 def _one_person(words: list[str], index: int) -> bool:
     """'a man was killed', 'a 70-year-old woman was injured': one person, when hurt."""
-    following = words[index + 1 : index + 4]
+    following = words[index + 1 : index + 6]
     person = next((i for i, w in enumerate(following) if w in _ONE_PERSON), None)
-    if person is None or any(w in _STOP for w in following[:person]):
+    if person is None or any(w in _STOP or w in _CASUALTY for w in following[:person]):
         return False
     rest = words[index + 2 + person : index + 8 + person]
     return any(w in _CASUALTY for w in rest)
@@ -533,6 +544,8 @@ def _part_of(words: list[str], count: _Count, position: int) -> int:
 def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
     """Up to four words after the number; the last one before a stop word is the noun."""
     phrase: list[str] = []
+    while position < len(words) and words[position] in _NP_LEAD:
+        position += 1
     while position < len(words) and len(phrase) < 5:
         word = words[position]
         if word in _STOP or not word[0].isalpha():
@@ -571,8 +584,13 @@ def _normal_noun(phrase: list[str], value: float) -> str:
 def _act_before(words: list[str], count: _Count) -> None:
     """The verb just before the number: 'shelled 24', 'launching 116', 'attacked with 14'."""
     index = count.first - 1
-    if index > 0 and words[index] == "of" and words[index - 1] in ("destruction", "downing"):
-        count.act, count.act_at, count.act_before = "destroyed", index, True
+    while index >= 0 and words[index] in _QUALIFYING and index > count.first - 4:
+        index -= 1
+    if (
+        index > 0
+        and words[index] in ("of", "with", "on")
+        and _act_of_preposition(words, count, index)
+    ):
         return
     while index >= 0 and words[index] in _FILLERS and index > count.first - 5:
         index -= 1
@@ -583,21 +601,31 @@ def _act_before(words: list[str], count: _Count) -> None:
         count.act, count.act_at, count.act_before = _CASUALTY[word], index, True
     elif word == "down" and index and words[index - 1] in ("shot", "shooting", "shoot"):
         count.act, count.act_at, count.act_before = "destroyed", index, True
-    elif word in ("with", "of") and count.noun in _WEAPONS:
-        lead = words[max(0, index - 6) : index]
-        if word == "of" and lead and lead[-1] in ("destruction", "downing"):
-            count.act = "destroyed"
-        elif (word == "of" and lead and lead[-1] in _LAUNCH_NOUNS) or (
-            word == "with" and any(_ATTACK.fullmatch(w) for w in lead)
-        ):
-            count.act = "launched"
-        count.act_at, count.act_before = index, count.act is not None
     elif (
         (_is_verb(word) and not word.endswith("ing"))
         or word in _ING
         or (word.endswith("ing") and _is_verb(word))
     ):
         count.act, count.act_at, count.act_before = participle(word), index, True
+
+
+def _act_of_preposition(words: list[str], count: _Count, index: int) -> bool:
+    """'the destruction of 59 drones', 'a barrage of 38 missiles', 'attacked … with 40 missiles',
+    'sanctions on 18 tankers'."""
+    word, lead = words[index], words[max(0, index - 12) : index]
+    act = None
+    if word == "of" and lead[-1] in ("destruction", "downing") and count.noun in _WEAPONS:
+        act = "destroyed"
+    elif count.noun in _WEAPONS and (
+        (word == "of" and lead[-1] in _LAUNCH_NOUNS)
+        or (word == "with" and any(_ATTACK.fullmatch(w) for w in lead))
+    ):
+        act = "launched"
+    elif word == "on" and lead[-1] == "sanctions":
+        act = "sanctioned"
+    if act:
+        count.act, count.act_at, count.act_before = act, index, True
+    return act is not None
 
 
 def _act_after(words: list[str], count: _Count, position: int) -> None:
@@ -624,7 +652,7 @@ def _act_after(words: list[str], count: _Count, position: int) -> None:
 
 def _joined(between: list[str]) -> bool:
     """Only 'and', 'as well as', a comma (and qualifiers) between two counts."""
-    return bool(set(between) & {",", "and", "plus", "well"}) and all(
+    return bool(set(between) & {",", "and", "plus", "well", "including"}) and all(
         w in _COORDINATION or w in _FILLERS for w in between
     )
 

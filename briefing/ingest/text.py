@@ -100,6 +100,11 @@ _STAMP = re.compile(
     re.IGNORECASE,
 )
 _ONLY_STAMP = re.compile(r"[\d:.\s]*(?:GMT|UTC|[ap]\.?m\.?)?", re.IGNORECASE)
+# "KYIV, March 10 (Wire) - ", "KRAMATORSK, 20 September 2024 - "
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z .'’-]{2,30}(?:,\s*[A-Z][A-Za-z]*\.?\s*\d{1,2}(?:,\s*\d{4})?|,\s*\d{1,2}\s+"
+    r"[A-Z][a-z]+\.?(?:\s+\d{4})?)?\s*(?:\([^)]{1,40}\))?\s*[-–—]\s+(?=[A-Z\d\"“])"
+)
 _LABEL = re.compile(r"^(?:[A-Z][\w'’-]*(?:\s+[\w'’-]+){0,2}):\s+(?=[A-Z\d])")
 _COMMENTARY = re.compile(
     r"^(?:Analysis|Comment|Commentary|Background|Context|Opinion|Editor'?s note|Note)\b", re.I
@@ -116,6 +121,7 @@ _JOIN = re.compile(
     r",?\s+and\s+(?=(?:also\s+|then\s+|later\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|"
     r"held|gave|made|shot|sank|fled|led|won|lost|signed|imposed)\b)"
 )
+_SUBORDINATE = re.compile(r"\b(?:which|who|that|whose|where|after|since|when|while)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.,-])\d[\d,.]*(?![\w-])")
 _HEAD_OF_STATE = re.compile(
     r"\b(?:President|Prime Minister|Chancellor|King|Zelensky|Putin|Biden|Trump|Macron|"
@@ -175,7 +181,7 @@ def paragraphs(text: str) -> list[str]:
     found = []
     for block in blocks:
         for unit in _units(block):
-            unit = _LABEL.sub("", _STAMP.sub("", " ".join(unit.split())))
+            unit = _LABEL.sub("", _STAMP.sub("", _DATELINE.sub("", " ".join(unit.split()))))
             if unit and not _ONLY_STAMP.fullmatch(unit) and not _COMMENTARY.match(unit):
                 found.append(unit)
     return found
@@ -227,10 +233,16 @@ class Development:
     scores: list[dict[str, float]]
     label: str | None
     figures: list[Figure] = field(default_factory=list)
+    own_words: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
+
+    @property
+    def decided_from(self) -> str:
+        """The words the category is decided from: a split clause without its borrowed subject."""
+        return " ".join(self.own_words or self.sentences)
 
 
 def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> list[Development]:
@@ -243,16 +255,17 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
         for sentence in sentences(paragraph):
             if _FRAMING.match(sentence):
                 continue
-            for clause in clauses(sentence, lexicon, categories):
-                result = lexicon.classify(clause, categories)
+            for clause, own_words in clauses(sentence, lexicon, categories):
+                result = lexicon.classify(own_words, categories, _figure_names(own_words))
                 label = result.category if result.strength >= lexicon.min_score else None
                 current = groups[-1] if groups else None
                 if current and _joins(clause, first, current.label, label):
                     current.sentences.append(clause)
+                    current.own_words.append(own_words)
                     current.scores.append(result.scores)
                     current.label = current.label or label
                 else:
-                    groups.append(Development([clause], [result.scores], label))
+                    groups.append(Development([clause], [result.scores], label, [], [own_words]))
                 first = False
     kept = []
     for group in groups:
@@ -262,23 +275,31 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
     return kept
 
 
-def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[str]:
+def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tuple[str, str]]:
     """A sentence, or its two halves when 'and <verb>' joins developments of different kinds.
 
-    The second half is given the first half's subject: "The EU adopted sanctions and approved
-    €1.5 billion" → "The EU adopted sanctions", "The EU approved €1.5 billion".
+    Each comes with the words its category is decided from. The second half is shown with
+    the first half's subject ("The EU adopted sanctions and approved €1.5 billion" → "The EU
+    adopted sanctions", "The EU approved €1.5 billion") but decided without it.
     """
     for join in _JOIN.finditer(sentence):
         left, right = sentence[: join.start()], sentence[join.end() :]
-        first = lexicon.classify(left, categories)
-        second = lexicon.classify(right, categories)
+        if _SUBORDINATE.search(re.split(r"[,;:]", left)[-1]):
+            continue  # "…, which killed two and injured 16": one clause's verbs
+        first = lexicon.classify(left, categories, _figure_names(left))
+        second = lexicon.classify(right, categories, _figure_names(right))
         if min(first.strength, second.strength) < lexicon.min_score:
             continue
         if first.category != second.category and second.predicate:
             verb = lexicon.predicates.search(left)
             subject = left[: verb.start()] if verb else ""
-            return [left.rstrip(",") + ".", subject + right]
-    return [sentence]
+            left = left.rstrip(",") + "."
+            return [(left, left), (subject + right, right)]
+    return [(sentence, sentence)]
+
+
+def _figure_names(text: str) -> list[str]:
+    return [figure.name for figure in find_figures(text)]
 
 
 def _joins(sentence: str, first: bool, current: str | None, label: str | None) -> bool:
@@ -386,7 +407,7 @@ def extract_events(
     events: dict[str, Event] = {}
     for group in find_developments(text, lexicon, categories):
         figures = {f.name: f.value for f in group.figures}
-        result = lexicon.classify(group.text, categories, figures)
+        result = lexicon.classify(group.decided_from, categories, figures)
         at, phrase = occurred_at(group.text, when, has_clock)
         place = lexicon.place_in(group.text)
         importance, why = importance_of(result.category, figures, group.text)
