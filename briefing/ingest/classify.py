@@ -98,6 +98,7 @@ class Lexicon:
     group_predicates: tuple[str, ...]
     reporting: re.Pattern[str]
     speakers: re.Pattern[str]
+    protected: re.Pattern[str]
 
     def classify(
         self, text: str, categories: Iterable[str], figures: Iterable[str] = ()
@@ -117,6 +118,7 @@ class Lexicon:
         sentences = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)
         lead, rest = sentences[0], (sentences[1] if len(sentences) > 1 else "")
         main = self._main_predicate(lead, reasons)
+        main = self._protected_target(lead, main, reasons)
         background = _BACKGROUND.search(lead, main.end if main else 0)
         if background:
             lead, rest = lead[: background.start()], lead[background.start() :] + " " + rest
@@ -200,6 +202,21 @@ class Lexicon:
             reasons.append(f'statement by "{speaker.group(0)}" → diplomatic')
             return _Predicate("statement", 0, 0, {"diplomatic": 2.0})
         return None
+
+    def _protected_target(
+        self, sentence: str, main: _Predicate | None, reasons: list[str]
+    ) -> _Predicate | None:
+        """An attack on a relief convoy or aid workers is humanitarian (codebook, rule 2)."""
+        if main is None or not main.weights.get("military"):
+            return main
+        target = _CLAUSE_START.split(sentence[main.end :], maxsplit=1)[0]
+        protected = self.protected.search(target)
+        if protected is None:
+            return main
+        reasons.append(
+            f'"{main.term}" aimed at "{protected.group(0)}": an attack on relief → humanitarian'
+        )
+        return _Predicate(main.term, main.start, main.end, {"humanitarian": 3.0})
 
     def terms_in(self, text: str) -> list[str]:
         """Distinct lexicon terms in the text, longest first where they overlap; 'no …' not."""
@@ -320,6 +337,7 @@ def _build(user_json: str) -> Lexicon:
     verbs, group_verbs = _compile_terms(predicates)
     reporting, _ = _compile_terms(data["reporting"]["verbs"])
     speakers, _ = _compile_terms(data["reporting"]["speakers"])
+    protected, _ = _compile_terms(data["reporting"]["relief_targets"])
     actors = {alias: name for name, aliases in data["actors"].items() for alias in aliases}
     return Lexicon(
         weights=weights,
@@ -336,4 +354,5 @@ def _build(user_json: str) -> Lexicon:
         group_predicates=group_verbs,
         reporting=reporting,
         speakers=speakers,
+        protected=protected,
     )

@@ -40,7 +40,7 @@ _ENDS_SENTENCE = re.compile(r"[.!?][\"”’)\]]*$")
 _REPORTING = re.compile(
     r"\b(?:said|says|told|reported|reports|reportedly|according to|announced|confirmed|stated|"
     r"claimed|warned|made|met|held|hit|struck|shot|sent|gave|took|began|fell|led|won|lost|"
-    r"brought|fought|paid|signed|spoke|beat)\b|\b(?:has|have|had|was|were)\s+"
+    r"brought|fought|paid|signed|spoke|beat|found|showed)\b|\b(?:has|have|had|was|were)\s+"
     r"(?:(?:\w+ly|not|also|already|been)\s+)*[a-z]+(?:ed|en|wn|de|ck|ld|ne|id|ht|ut|ot)\b",
 )
 _PAST = re.compile(r"\b([A-Za-z]+)\s+(?:[a-z]+ly\s+)?([a-z]{2,}ed)\b")
@@ -88,6 +88,8 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 NIGHT_HOUR = 3
+HEADLINE_WORDS = 8
+TITLE_CASE = 0.75
 MANY_KILLED = 10
 LARGE_ATTACK = 100
 LARGE_PLEDGE = 1e9
@@ -225,6 +227,18 @@ def reports_something(sentence: str) -> bool:
     return any(m.group(1).lower() not in _NOT_SUBJECT for m in _PAST.finditer(sentence))
 
 
+def _headline(line: str) -> bool:
+    """A line without a final stop that reports nothing, or is short or in title case."""
+    if not reports_something(line):
+        return True
+    words = line.split()
+    long_words = [word for word in words if len(word) > 3]
+    capitals = sum(word[:1].isupper() for word in long_words)
+    attributed = re.search(r"\b(?:said|says|told|according to|reported)\b", line)
+    title_case = capitals >= TITLE_CASE * len(long_words)
+    return title_case or (len(words) < HEADLINE_WORDS and not attributed)
+
+
 @dataclass
 class Development:
     """Consecutive sentences about one thing, with each sentence's own category scores."""
@@ -249,17 +263,26 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
     """The developments an article reports, in the order it reports them."""
     groups: list[Development] = []
     for paragraph in paragraphs(text):
-        if not _ENDS_SENTENCE.search(paragraph) and not reports_something(paragraph):
+        if not _ENDS_SENTENCE.search(paragraph) and _headline(paragraph):
             continue  # a headline, a byline, a list of links
         first = True
         for sentence in sentences(paragraph):
             if _FRAMING.match(sentence):
                 continue
-            for clause, own_words in clauses(sentence, lexicon, categories):
+            parts = [
+                p
+                for part in re.split(r";\s+", sentence)
+                for p in clauses(part, lexicon, categories)
+            ]
+            for clause, own_words in parts:
                 result = lexicon.classify(own_words, categories, _figure_names(own_words))
                 label = result.category if result.strength >= lexicon.min_score else None
                 current = groups[-1] if groups else None
-                if current and _joins(clause, first, current.label, label):
+                if (
+                    current
+                    and _joins(clause, first, current.label, label)
+                    and not _counts_differ(current.text, own_words)
+                ):
                     current.sentences.append(clause)
                     current.own_words.append(own_words)
                     current.scores.append(result.scores)
@@ -296,6 +319,13 @@ def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tupl
             left = left.rstrip(",") + "."
             return [(left, left), (subject + right, right)]
     return [(sentence, sentence)]
+
+
+def _counts_differ(text: str, clause: str) -> bool:
+    """'Ukraine downed 63 drones; Russia said it downed 62': another count of the same figure
+    is another development, not more of this one."""
+    before = {f.name: f.value for f in find_figures(text)}
+    return any(before.get(f.name, f.value) != f.value for f in find_figures(clause))
 
 
 def _figure_names(text: str) -> list[str]:
