@@ -19,6 +19,7 @@ from briefing.config import Settings
 
 FALLBACK = "other"
 PREDICATE_FACTOR = 3.0
+LOOK_BACK = 200  # characters before a verb searched for its negation, subject and speaker
 LATER_SENTENCES = 0.5
 _SENTENCE_END = re.compile(r"(?<=[a-z\d%)\"”’][.!?])\s+(?=[A-Z\d\"“])|(?<=;)\s+")
 _NEGATED = re.compile(
@@ -89,16 +90,14 @@ class Lexicon:
     min_score: float
     actors: dict[str, str]
     places: dict[str, str]
-    terms: re.Pattern[str]
-    group_terms: tuple[str, ...]
+    terms: Terms
     actor_names: re.Pattern[str]
     place_names: re.Pattern[str]
     predicate_weights: dict[str, dict[str, float]]
-    predicates: re.Pattern[str]
-    group_predicates: tuple[str, ...]
-    reporting: re.Pattern[str]
-    speakers: re.Pattern[str]
-    protected: re.Pattern[str]
+    predicates: Terms
+    reporting: Terms
+    speakers: Terms
+    protected: Terms
 
     def classify(
         self, text: str, categories: Iterable[str], figures: Iterable[str] = ()
@@ -158,14 +157,11 @@ class Lexicon:
         reported_from: int | None = None
         speaker = None
         spans = sorted(
-            [(m.start(), m.end(), None) for m in self.reporting.finditer(sentence)]
-            + [
-                (m.start(), m.end(), self.group_predicates[m.lastindex or 0])
-                for m in self.predicates.finditer(sentence)
-            ]
+            [(m.start, m.end, None) for m in self.reporting.finditer(sentence)]
+            + [(m.start, m.end, m.term) for m in self.predicates.finditer(sentence)]
         )
         for start, end, term in spans:
-            before = sentence[:start]
+            before = sentence[max(0, start - LOOK_BACK) : start]
             if term is None:
                 if reported_from is None:
                     reported_from = end
@@ -185,8 +181,7 @@ class Lexicon:
                 and _EARLIER_EVENT.match(sentence[reported_from:])
             ):
                 reasons.append(
-                    f'statement by "{speaker.group(0)}" about an event already reported '
-                    "→ diplomatic"
+                    f'statement by "{speaker.text}" about an event already reported → diplomatic'
                 )
                 return _Predicate("statement", start, end, {"diplomatic": 2.0})
             weights = self.predicate_weights[term]
@@ -199,7 +194,7 @@ class Lexicon:
             )
             return _Predicate(term, start, end, weights)
         if speaker:
-            reasons.append(f'statement by "{speaker.group(0)}" → diplomatic')
+            reasons.append(f'statement by "{speaker.text}" → diplomatic')
             return _Predicate("statement", 0, 0, {"diplomatic": 2.0})
         return None
 
@@ -214,7 +209,7 @@ class Lexicon:
         if protected is None:
             return main
         reasons.append(
-            f'"{main.term}" aimed at "{protected.group(0)}": an attack on relief → humanitarian'
+            f'"{main.term}" aimed at "{protected.text}": an attack on relief → humanitarian'
         )
         return _Predicate(main.term, main.start, main.end, {"humanitarian": 3.0})
 
@@ -222,9 +217,9 @@ class Lexicon:
         """Distinct lexicon terms in the text, longest first where they overlap; 'no …' not."""
         found: dict[str, None] = {}
         for match in self.terms.finditer(text):
-            if _NEGATED.search(text[max(0, match.start() - 30) : match.start()]):
+            if _NEGATED.search(text[max(0, match.start - 30) : match.start]):
                 continue
-            found[self.group_terms[match.lastindex or 0]] = None
+            found[match.term] = None
         return list(found)
 
     def actors_in(self, text: str) -> list[str]:
@@ -281,18 +276,83 @@ def _confidence(
     return round(min(0.99, 0.35 + 0.5 * margin + agreed), 2)
 
 
-def _term_pattern(term: str) -> str:
-    words = [re.escape(word) for word in term.rstrip("*").split()]
-    tail = r"[\w'-]*" if term.endswith("*") else ""
-    return r"\s+".join(words) + tail
+_WORD = re.compile(r"[\w-]+")
 
 
-def _compile_terms(terms: Iterable[str]) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """One pattern for all terms, longest first; group N of a match is term N."""
-    ordered = sorted(terms, key=lambda t: (-len(t.rstrip("*")), t))
-    body = "|".join(f"({_term_pattern(term)})" for term in ordered)
-    pattern = re.compile(rf"(?<![\w-])(?:{body or '(?!)'})(?![\w-])", re.IGNORECASE)
-    return pattern, ("", *ordered)
+@dataclass(frozen=True)
+class TermMatch:
+    """One term found in a text: which term, where, and the words as written."""
+
+    term: str
+    start: int
+    end: int
+    text: str
+
+
+class Terms:
+    """Many whole-word terms matched at once, case-insensitively, in time linear in the text.
+
+    A trailing "*" matches any ending ("strike*": strikes, striken). Where terms overlap, the
+    one starting first wins, and of those the longest.
+    """
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        self.exact: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {}
+        self.stems: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {}
+        for term in terms:
+            words = tuple(term.lower().rstrip("*").split())
+            entry = (words, term.endswith("*"), term)
+            index = self.stems if term.endswith("*") and len(words) == 1 else self.exact
+            index.setdefault(words[0], []).append(entry)
+
+    def finditer(self, text: str) -> list[TermMatch]:
+        tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        found: list[TermMatch] = []
+        index = 0
+        while index < len(tokens):
+            best = self._longest_at(text, tokens, index)
+            if best is None:
+                index += 1
+                continue
+            term, length = best
+            start, end = tokens[index][1], tokens[index + length - 1][2]
+            found.append(TermMatch(term, start, end, text[start:end]))
+            index += length
+        return found
+
+    def search(self, text: str) -> TermMatch | None:
+        found = self.finditer(text)
+        return found[0] if found else None
+
+    def _longest_at(
+        self, text: str, tokens: list[tuple[str, int, int]], index: int
+    ) -> tuple[str, int] | None:
+        word = tokens[index][0]
+        candidates = list(self.exact.get(word, ()))
+        for size in range(1, len(word) + 1):
+            candidates += self.stems.get(word[:size], ())
+        best: tuple[str, int] | None = None
+        for words, prefix, term in candidates:
+            longer = best is None or len(term.rstrip("*")) > len(best[0].rstrip("*"))
+            if longer and _words_match(text, tokens, index, words, prefix):
+                best = (term, len(words))
+        return best
+
+
+def _words_match(
+    text: str, tokens: list[tuple[str, int, int]], index: int, words: tuple[str, ...], prefix: bool
+) -> bool:
+    """Whether the term's words are the tokens from `index` on, only spaces between them."""
+    if index + len(words) > len(tokens):
+        return False
+    for offset, word in enumerate(words):
+        token, start, _ = tokens[index + offset]
+        if offset and text[tokens[index + offset - 1][2] : start].strip():
+            return False
+        last = offset == len(words) - 1
+        if not (token.startswith(word) if last and prefix else token == word):
+            return False
+    return True
 
 
 def _names_pattern(names: Iterable[str]) -> re.Pattern[str]:
@@ -333,11 +393,7 @@ def _build(user_json: str) -> Lexicon:
     for category, terms in per_category.items():
         for term, weight in terms.items():
             weights.setdefault(term.lower(), {})[category] = float(weight)
-    terms, group_terms = _compile_terms(weights)
-    verbs, group_verbs = _compile_terms(predicates)
-    reporting, _ = _compile_terms(data["reporting"]["verbs"])
-    speakers, _ = _compile_terms(data["reporting"]["speakers"])
-    protected, _ = _compile_terms(data["reporting"]["relief_targets"])
+    reporting = data["reporting"]
     actors = {alias: name for name, aliases in data["actors"].items() for alias in aliases}
     return Lexicon(
         weights=weights,
@@ -345,14 +401,12 @@ def _build(user_json: str) -> Lexicon:
         min_score=float(data["classify"]["min_score"]),
         actors=actors,
         places=data["places"],
-        terms=terms,
-        group_terms=group_terms,
+        terms=Terms(weights),
         actor_names=_names_pattern(actors),
         place_names=_names_pattern(data["places"]),
         predicate_weights=predicates,
-        predicates=verbs,
-        group_predicates=group_verbs,
-        reporting=reporting,
-        speakers=speakers,
-        protected=protected,
+        predicates=Terms(predicates),
+        reporting=Terms(reporting["verbs"]),
+        speakers=Terms(reporting["speakers"]),
+        protected=Terms(reporting["relief_targets"]),
     )

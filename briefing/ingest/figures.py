@@ -276,6 +276,7 @@ _COORDINATION = {",", "and", "as", "well", "plus", "along", "with", "or", "anoth
 _COORDINATION |= {"including"}
 _ATTACK = re.compile(r"\b(?:attack\w*|struck|strik\w*|hit|target\w*|fired|launched)\b", re.I)
 _LAUNCH_NOUNS = {"barrage", "salvo", "wave", "swarm", "volley", "attack", "launch"}
+SIDE_LOOK_BACK = 300  # characters before an act searched for the party that did it
 _QUOTES = {'"', "“", "”", "‘", "’", "'", "«", "»"}
 _CLAUSE = re.compile(r"(?<=[.!?;])\s+")
 
@@ -712,13 +713,14 @@ def _side(
 ) -> str | None:
     """The party whose act the figure counts: named after 'by', else last before the act."""
     end = tokens[count.noun_end - 1][2] if count.noun_end else len(clause)
-    agent = re.match(r"\s*(?:\w+\s+){0,3}?by\s+((?:[\w'’.-]+\s*){1,3})", clause[end:])
+    agent = re.match(r"\s*(?:\w+\s+){0,3}?by\s+((?:[\w'’.-]+\s*){1,3})", clause[end : end + 100])
     if agent:
         named = sides(agent.group(1))
         if named:
             return named[0]
     at = count.act_at if count.act_at is not None and count.act_before else count.first
-    before = sides(clause[: tokens[at][1]]) if at < len(tokens) else []
+    stop = tokens[at][1] if at < len(tokens) else len(clause)
+    before = sides(clause[max(0, stop - SIDE_LOOK_BACK) : stop])
     return before[-1] if before else None
 
 

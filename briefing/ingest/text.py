@@ -15,6 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -89,6 +90,7 @@ _WHEN = re.compile(
 )
 NIGHT_HOUR = 3
 HEADLINE_WORDS = 8
+LONGEST_SENTENCE = 1500
 TITLE_CASE = 0.75
 MANY_KILLED = 10
 LARGE_ATTACK = 100
@@ -248,6 +250,7 @@ class Development:
     label: str | None
     figures: list[Figure] = field(default_factory=list)
     own_words: list[str] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -281,14 +284,19 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
                 if (
                     current
                     and _joins(clause, first, current.label, label)
-                    and not _counts_differ(current.text, own_words)
+                    and not _counts_differ(current.counts, own_words)
                 ):
+                    current.counts = {**_counts(own_words), **current.counts}
                     current.sentences.append(clause)
                     current.own_words.append(own_words)
                     current.scores.append(result.scores)
                     current.label = current.label or label
                 else:
-                    groups.append(Development([clause], [result.scores], label, [], [own_words]))
+                    groups.append(
+                        Development(
+                            [clause], [result.scores], label, [], [own_words], _counts(own_words)
+                        )
+                    )
                 first = False
     kept = []
     for group in groups:
@@ -305,6 +313,8 @@ def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tupl
     the first half's subject ("The EU adopted sanctions and approved €1.5 billion" → "The EU
     adopted sanctions", "The EU approved €1.5 billion") but decided without it.
     """
+    if len(sentence) > LONGEST_SENTENCE:
+        return [(sentence, sentence)]  # not a sentence a reporter wrote: left whole
     for join in _JOIN.finditer(sentence):
         left, right = sentence[: join.start()], sentence[join.end() :]
         if _SUBORDINATE.search(re.split(r"[,;:]", left)[-1]):
@@ -315,21 +325,26 @@ def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tupl
             continue
         if first.category != second.category and second.predicate:
             verb = lexicon.predicates.search(left)
-            subject = left[: verb.start()] if verb else ""
+            subject = left[: verb.start] if verb else ""
             left = left.rstrip(",") + "."
             return [(left, left), (subject + right, right)]
     return [(sentence, sentence)]
 
 
-def _counts_differ(text: str, clause: str) -> bool:
+def _counts_differ(counts: dict[str, float], clause: str) -> bool:
     """'Ukraine downed 63 drones; Russia said it downed 62': another count of the same figure
     is another development, not more of this one."""
-    before = {f.name: f.value for f in find_figures(text)}
-    return any(before.get(f.name, f.value) != f.value for f in find_figures(clause))
+    return any(counts.get(name, value) != value for name, value in _counts(clause).items())
+
+
+@lru_cache(maxsize=1024)
+def _counts(text: str) -> dict[str, float]:
+    """The figures of a clause, by name; a clause is read several times while it is placed."""
+    return {figure.name: figure.value for figure in find_figures(text)}
 
 
 def _figure_names(text: str) -> list[str]:
-    return [figure.name for figure in find_figures(text)]
+    return list(_counts(text))
 
 
 def _joins(sentence: str, first: bool, current: str | None, label: str | None) -> bool:
@@ -371,7 +386,12 @@ def occurred_at(text: str, published: datetime, has_clock: bool) -> tuple[dateti
     """When it happened, from its first time phrase (not a background one: 'since 24 February'),
     resolved against the publication time."""
     match = next(
-        (m for m in _WHEN.finditer(text) if not _BACKGROUND.search(text[: m.start()])), None
+        (
+            m
+            for m in _WHEN.finditer(text)
+            if not _BACKGROUND.search(text[max(0, m.start() - 30) : m.start()])
+        ),
+        None,
     )
     day = published.date()
     zone = published.tzinfo
