@@ -202,9 +202,17 @@ class Lexicon:
         self, sentence: str, main: _Predicate | None, reasons: list[str]
     ) -> _Predicate | None:
         """An attack on a relief convoy or aid workers is humanitarian (codebook, rule 2)."""
-        if main is None or not main.weights.get("military"):
+        if main is not None and not main.weights.get("military"):
             return main
-        target = _CLAUSE_START.split(sentence[main.end :], maxsplit=1)[0]
+        if main is None:  # "A WFP truck was damaged by shelling": the target is the subject
+            protected = self.protected.search(sentence)
+            if protected is None or not self.terms_in(sentence):
+                return main
+            military = [t for t in self.terms_in(sentence) if self.weights[t].get("military")]
+            if not military:
+                return main
+            main = _Predicate(military[0], 0, 0, {"military": 1.0})
+        target = _CLAUSE_START.split(sentence[main.end :], maxsplit=1)[0] if main.end else sentence
         protected = self.protected.search(target)
         if protected is None:
             return main

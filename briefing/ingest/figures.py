@@ -101,7 +101,7 @@ _DISTANCE = re.compile(
     re.IGNORECASE,
 )
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[A-Za-z][A-Za-z'’]*(?:-[A-Za-z]+)*|[^\sA-Za-z\d]")
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[A-Za-z][A-Za-z'’]*(?:-[A-Za-z\d]+)*|[^\sA-Za-z\d]")
 _STOP = {
     *("of", "and", "or", "were", "was", "are", "is", "be", "have", "has", "had", "in", "on"),
     *("at", "by", "with", "from", "to", "for", "over", "across", "into", "near", "as", "that"),
@@ -266,6 +266,13 @@ _WEAPON_ACTS = {
     "intercepted": "intercepted",
     "struck": "launched",
     "hit": "launched",
+}
+_MODALS = {"will", "would", "to", "shall", "can", "could", "may", "might", "must"}
+_BASE_IRREGULAR = {
+    **{"buy": "bought", "send": "sent", "give": "given", "take": "taken", "make": "made"},
+    **{"hold": "held", "bring": "brought", "lose": "lost", "hit": "hit", "strike": "struck"},
+    **{"shoot": "shot", "build": "built", "sell": "sold", "seek": "sought", "win": "won"},
+    **{"leave": "left", "meet": "met", "fly": "flown", "put": "put", "cut": "cut"},
 }
 _QUALIFYING = {"at", "least", "more", "than", "up", "to", "about", "around", "some", "over"}
 _QUALIFYING |= {"nearly", "almost", "roughly", "approximately", "an", "estimated", "a", "total"}
@@ -487,6 +494,17 @@ def _is_verb(word: str) -> bool:
     )
 
 
+def base_participle(word: str) -> str:
+    """'deliver' → 'delivered', 'provide' → 'provided', 'buy' → 'bought', 'carry' → 'carried'."""
+    if word in _BASE_IRREGULAR:
+        return _BASE_IRREGULAR[word]
+    if word.endswith("e"):
+        return word + "d"
+    if word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
+        return word[:-1] + "ied"
+    return word + "ed"
+
+
 def participle(word: str) -> str:
     """'launching' → 'launched', 'struck' → 'struck', 'firing' → 'fired', 'shelled' as it is."""
     word = word.lower()
@@ -526,6 +544,9 @@ def _read_around(words: list[str], count: _Count, previous_noun: list[str | None
             following[0] in _AUXILIARY or (_is_verb(following[0]) and following[0][0] != "-")
         ):
             count.noun, count.bare = previous_noun[0], True
+    if position < len(words) and words[position] in _CASUALTY:
+        count.act, count.act_at = _CASUALTY[words[position]], position
+        return
     _act_before(words, count)
     if count.act is None:
         _act_after(words, count, position)
@@ -600,7 +621,9 @@ def _act_before(words: list[str], count: _Count) -> None:
     if index < 0:
         return
     word = words[index]
-    if word in _CASUALTY:
+    if index and words[index - 1] in _MODALS and word.isalpha() and word not in _STOP:
+        count.act, count.act_at, count.act_before = base_participle(word), index, True
+    elif word in _CASUALTY:
         count.act, count.act_at, count.act_before = _CASUALTY[word], index, True
     elif word == "down" and index and words[index - 1] in ("shot", "shooting", "shoot"):
         count.act, count.act_at, count.act_before = "destroyed", index, True
@@ -648,7 +671,7 @@ def _act_after(words: list[str], count: _Count, position: int) -> None:
     elif (
         (index > position or word.endswith("ed") or word in _IRREGULAR)
         and _is_verb(word)
-        and not word.endswith("ing")
+        and (not word.endswith("ing") or index == position)
     ):
         count.act, count.act_at = participle(word), index
 

@@ -44,7 +44,16 @@ _REPORTING = re.compile(
     r"brought|fought|paid|signed|spoke|beat|found|showed)\b|\b(?:has|have|had|was|were)\s+"
     r"(?:(?:\w+ly|not|also|already|been)\s+)*[a-z]+(?:ed|en|wn|de|ck|ld|ne|id|ht|ut|ot)\b",
 )
-_PAST = re.compile(r"\b([A-Za-z]+)\s+(?:[a-z]+ly\s+)?([a-z]{2,}ed)\b")
+_PAST = re.compile(r"\b([^\W\d_]+)\s+(?:[a-z]+ly\s+)?([a-z]{2,}ed)\b")
+# A statement in the present, as ministries write them: "The Ministry condemns…"
+_STATEMENT = re.compile(
+    r"\b(?:condemns|urges|demands|welcomes|announces|rejects|denounces|expresses|calls on|"
+    r"calls for|protests|reiterates|strongly)\b"
+)
+_PAST_VERB = re.compile(
+    r"\b(?:[a-z]{3,}ed|met|hit|struck|shot|sent|took|held|led|said|told|fled|sank|lost|won|"
+    r"gave|made|fell|began|spoke|signed|paid)\b"
+)
 _NOT_SUBJECT = {
     *("the", "a", "an", "this", "these", "those", "its", "their", "his", "her", "our"),
     *("of", "and", "or", "for", "with", "in", "on", "at", "by", "to", "from", "as", "is"),
@@ -224,7 +233,7 @@ def sentences(paragraph: str) -> list[str]:
 
 def reports_something(sentence: str) -> bool:
     """Whether a sentence tells what happened (a past or reported act), not commentary."""
-    if _REPORTING.search(sentence):
+    if _REPORTING.search(sentence) or _STATEMENT.search(sentence):
         return True
     return any(m.group(1).lower() not in _NOT_SUBJECT for m in _PAST.finditer(sentence))
 
@@ -237,7 +246,7 @@ def _headline(line: str) -> bool:
     long_words = [word for word in words if len(word) > 3]
     capitals = sum(word[:1].isupper() for word in long_words)
     attributed = re.search(r"\b(?:said|says|told|according to|reported)\b", line)
-    title_case = capitals >= TITLE_CASE * len(long_words)
+    title_case = capitals >= TITLE_CASE * len(long_words) and not _PAST_VERB.search(line)
     return title_case or (len(words) < HEADLINE_WORDS and not attributed)
 
 
