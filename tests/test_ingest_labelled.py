@@ -1,11 +1,14 @@
 """Extraction scored against articles labelled by hand (docs/codebook.md).
 
-`tune` is what the method was built on; `heldout` was written after the method was frozen
-and scored once. The issue's threshold (category >= 90%, figures >= 85%) applies to the
-held-out part. Scored once, the held-out part gave category 78.2% (43/55) and figures 85.4%
-(41/48): figures meet the issue's threshold, the category does not. The test asserts what
-was measured, so that it guards against regressions without pretending the threshold is met;
-raising it needs a better method and a new held-out part, not tuning on this one.
+`tune` is what the method was built on. A held-out part is written after the method is frozen
+and scored once; its misses may then be looked at, so it is unseen only for that one score:
+- `heldout`, scored at the first freeze: category 78.2% (43/55), figures 85.4% (41/48); the
+  method was then improved with its misses in view, so it now guards like `tune` does;
+- `heldout2`, written after the second freeze and scored once: category 83.0% (44/53),
+  figures 82.9% (34/41).
+The issue's threshold (category >= 90%, figures >= 85%) is not met on the unseen part. The
+tests assert what was measured, so that they catch regressions without pretending the
+threshold is met; raising them needs a better method and a new held-out part.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from tests.labelled_articles import ARTICLES, load, score
 CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 
-HELD_OUT_CATEGORY = 0.78  # measured 43/55; the issue asks for 0.90
-HELD_OUT_FIGURES = 0.85  # measured 41/48, as the issue asks
+# part: (category, figures) not to fall below
+MEASURED = {"tune": (0.94, 0.89), "heldout": (0.90, 0.91), "heldout2": (0.83, 0.82)}
 
 
 @pytest.mark.parametrize(
-    ("part", "texts", "developments"), [("tune", 30, 150), ("heldout", 10, 50)]
+    ("part", "texts", "developments"),
+    [("tune", 30, 150), ("heldout", 10, 50), ("heldout2", 10, 50)],
 )
 def test_labelled_parts_are_large_and_anchored(part, texts, developments):
     articles = load(part)
@@ -39,21 +43,16 @@ def test_labelled_parts_are_large_and_anchored(part, texts, developments):
             assert " ".join(development.anchor.split()).lower() in text, development.anchor
 
 
-def test_tuning_part_does_not_regress(tmp_path: Path):
-    scores = score(load("tune"), make_settings(tmp_path))
-    assert scores.category_accuracy >= 0.94, scores.summary()
-    assert scores.figure_recall >= 0.89, scores.summary()
+@pytest.mark.parametrize("part", list(MEASURED))
+def test_scores_do_not_fall_below_what_was_measured(tmp_path: Path, part: str):
+    category, figures = MEASURED[part]
+    scores = score(load(part), make_settings(tmp_path))
+    assert scores.category_accuracy >= category, scores.summary()
+    assert scores.figure_recall >= figures, scores.summary()
     assert scores.noise_share <= 0.02, scores.summary()
-    assert scores.found == scores.developments - 1, scores.summary()
-
-
-def test_held_out_part_scores(tmp_path: Path):
-    scores = score(load("heldout"), make_settings(tmp_path))
-    assert scores.category_accuracy >= HELD_OUT_CATEGORY, scores.summary()
-    assert scores.figure_recall >= HELD_OUT_FIGURES, scores.summary()
 
 
 def test_every_labelled_article_file_is_listed():
-    listed = {a.file for part in ("tune", "heldout") for a in load(part)}
+    listed = {a.file for part in MEASURED for a in load(part)}
     on_disk = {str(p.relative_to(ARTICLES)) for p in ARTICLES.glob("*/*.txt")}
     assert on_disk == listed
