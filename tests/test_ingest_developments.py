@@ -70,7 +70,7 @@ def test_counts_the_figure_list_had_no_name_for(roundup_events):
     }
     assert _find(roundup_events, "A man was killed")["figures"] == {"killed": 1}
     nikopol = _find(roundup_events, "Nikopol")
-    assert nikopol["figures"] == {"times": 40, "projectiles_launched": 60}
+    assert nikopol["figures"] == {"times_fired": 40, "projectiles_launched": 60}
     assert nikopol["category"] == "military"
 
 
@@ -174,7 +174,16 @@ def test_negation_and_background_do_not_count(tmp_path):
         settings=settings,
     )
     assert denial.category == "diplomatic", denial.classification["reasons"]
-    assert any("negated" in r for r in denial.classification["reasons"])
+    assert any('"denied"' in r for r in denial.classification["reasons"])
+    (no_launch,) = extract_events(
+        "Russia did not launch missiles at Kyiv on Monday; its envoy met officials in Geneva.",
+        published=published,
+        source="Wire",
+        url=None,
+        settings=settings,
+    )
+    assert no_launch.category == "diplomatic", no_launch.classification["reasons"]
+    assert any('negated "launch' in r for r in no_launch.classification["reasons"])
 
 
 def test_a_paragraph_without_a_final_stop_is_kept_and_a_headline_is_not(tmp_path):

@@ -19,6 +19,7 @@ from briefing.config import Settings
 
 FALLBACK = "other"
 PREDICATE_FACTOR = 3.0
+OPENING = 0.6  # a speaker's verb this early makes the sentence a statement ("X said that…")
 LOOK_BACK = 200  # characters before a verb searched for its negation, subject and speaker
 LATER_SENTENCES = 0.5
 _SENTENCE_END = re.compile(r"(?<=[a-z\d%)\"”’][.!?])\s+(?=[A-Z\d\"“])|(?<=;)\s+")
@@ -38,7 +39,8 @@ _EARLIER_EVENT = re.compile(
 )
 # Where a sentence turns to background: its words weigh as little as a later sentence's.
 _BACKGROUND = re.compile(
-    r",\s+(?:citing|amid|after|despite|which|who|while|following|because|saying|adding|as)\b"
+    r",\s+(?:citing|amid|after|despite|which|who|while|following|because|saying|adding|as|"
+    r"(?!including\b)[a-z]{3,}ing)\b"
     r"|\s+(?:amid|despite|because of|hours after|days after|weeks after)\s",
     re.IGNORECASE,
 )
@@ -193,7 +195,7 @@ class Lexicon:
                 + f" → {voted}"
             )
             return _Predicate(term, start, end, weights)
-        if speaker:
+        if speaker and reported_from is not None and reported_from < len(sentence) * OPENING:
             reasons.append(f'statement by "{speaker.text}" → diplomatic')
             return _Predicate("statement", 0, 0, {"diplomatic": 2.0})
         return None

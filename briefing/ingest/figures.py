@@ -113,7 +113,8 @@ _STOP = {
     *("between", "among", "under", "behind", "before", "beyond", "inside", "outside"),
     *("without", "within", "overnight", "yesterday", "today", "tonight", "earlier", "later"),
     *("now", "again", "deep", "monday", "tuesday", "wednesday", "thursday", "friday"),
-    *("saturday", "sunday", "each", "every", "apiece", "respectively", "alone"),
+    *("saturday", "sunday", "each", "every", "apiece", "respectively", "alone", "worth"),
+    *("valued", "costing"),
 }
 _NP_LEAD = {"more", "other", "additional", "new", "further", "extra"}
 _QUALIFIERS = [
@@ -139,6 +140,7 @@ _QUALIFIERS = [
 _FILLERS = {"a", "further", "an", "additional", "another", "total", "of", "only", "just", "all"}
 _FILLERS |= {"the", "more", "other", "than", "least", "at", "up", "to", "some", "nearly"}
 _FILLERS |= {"almost", "about", "around", "over", "roughly", "approximately", "estimated"}
+_FILLERS |= {"home", "back"}
 _MONTHS = {
     *("january", "february", "march", "april", "may", "june", "july", "august", "september"),
     *("october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug"),
@@ -283,6 +285,7 @@ _COORDINATION = {",", "and", "as", "well", "plus", "along", "with", "or", "anoth
 _COORDINATION |= {"including"}
 _ATTACK = re.compile(r"\b(?:attack\w*|struck|strik\w*|hit|target\w*|fired|launched)\b", re.I)
 _LAUNCH_NOUNS = {"barrage", "salvo", "wave", "swarm", "volley", "attack", "launch"}
+CLAUSE_WORDS = 30  # words looked back for a clause's verb
 SIDE_LOOK_BACK = 300  # characters before an act searched for the party that did it
 _QUOTES = {'"', "“", "”", "‘", "’", "'", "«", "»"}
 _CLAUSE = re.compile(r"(?<=[.!?;])\s+")
@@ -370,10 +373,13 @@ def _clause_figures(
     figures += _money(clause, taken)
     figures += _percentages(clause, taken)
     figures += _distances(clause, taken)
+    covered = bytearray(len(clause))  # characters already read as money, % or distance
+    for start, end in taken:
+        covered[start:end] = b"\x01" * (end - start)
     tokens = [
         (m.group(0), m.start(), m.end())
         for m in _TOKEN.finditer(clause)
-        if not any(a <= m.start() < b for a, b in taken) and m.group(0) not in _QUOTES
+        if not covered[m.start()] and m.group(0) not in _QUOTES
     ]
     words = [t[0].lower() for t in tokens]
     counts = _counts(words, tokens, clause)
@@ -428,8 +434,8 @@ def _number_at(words: list[str], index: int) -> tuple[int, float]:
         return index + 3, parse_quantity(" ".join(words[index : index + 3]))
     elif word == "a" and index + 1 < len(words) and words[index + 1] in ("dozen", "million"):
         return index + 2, parse_quantity(" ".join(words[index : index + 2]))
-    elif word in ("a", "an", "one") and _one_person(words, index):
-        return index + 1, 1.0
+    elif word in ("a", "an", "one") and (person := _one_person(words, index)):
+        return person, 1.0
     else:
         return index, 0.0
     while end < len(words) and (
@@ -445,14 +451,16 @@ def _number_at(words: list[str], index: int) -> tuple[int, float]:
     return end, parse_quantity(text)
 
 
-def _one_person(words: list[str], index: int) -> bool:
-    """'a man was killed', 'a 70-year-old woman was injured': one person, when hurt."""
+def _one_person(words: list[str], index: int) -> int | None:
+    """'a man was killed', 'a 70-year-old woman was injured': one person, when hurt.
+
+    The index of the word naming the person, or None."""
     following = words[index + 1 : index + 6]
     person = next((i for i, w in enumerate(following) if w in _ONE_PERSON), None)
     if person is None or any(w in _STOP or w in _CASUALTY for w in following[:person]):
-        return False
+        return None
     rest = words[index + 2 + person : index + 8 + person]
-    return any(w in _CASUALTY for w in rest)
+    return index + 1 + person if any(w in _CASUALTY for w in rest) else None
 
 
 def _excluded(
@@ -550,6 +558,8 @@ def _read_around(words: list[str], count: _Count, previous_noun: list[str | None
     _act_before(words, count)
     if count.act is None:
         _act_after(words, count, position)
+    if count.act is None and count.noun == "times":
+        _act_of_clause(words, count)
 
 
 def _part_of(words: list[str], count: _Count, position: int) -> int:
@@ -635,10 +645,21 @@ def _act_before(words: list[str], count: _Count) -> None:
         count.act, count.act_at, count.act_before = participle(word), index, True
 
 
+def _act_of_clause(words: list[str], count: _Count) -> None:
+    """'struck the plant three times': the nearest verb before, within the clause."""
+    for index in range(count.first - 1, max(-1, count.first - CLAUSE_WORDS), -1):
+        word = words[index]
+        if word in (",", ";", ":", "."):
+            return
+        if _is_verb(word) and not word.endswith("ing") and word not in _AUXILIARY:
+            count.act, count.act_at, count.act_before = participle(word), index, True
+            return
+
+
 def _act_of_preposition(words: list[str], count: _Count, index: int) -> bool:
     """'the destruction of 59 drones', 'a barrage of 38 missiles', 'attacked … with 40 missiles',
     'sanctions on 18 tankers'."""
-    word, lead = words[index], words[max(0, index - 12) : index]
+    word, lead = words[index], words[max(0, index - CLAUSE_WORDS) : index]
     act = None
     if word == "of" and lead[-1] in ("destruction", "downing") and count.noun in _WEAPONS:
         act = "destroyed"
@@ -657,6 +678,8 @@ def _act_of_preposition(words: list[str], count: _Count, index: int) -> bool:
 def _act_after(words: list[str], count: _Count, position: int) -> None:
     """'13 drones were shot down', '900 used', '3.7 million people remain displaced'."""
     index = position
+    if words[index : index + 2] == ["to", "be"]:
+        index += 2
     while index < len(words) and index < position + 4 and words[index] in _AUXILIARY:
         index += 1
     while index < len(words) and words[index].endswith("ly") and index < position + 5:

@@ -41,13 +41,15 @@ _ENDS_SENTENCE = re.compile(r"[.!?][\"”’)\]]*$")
 _REPORTING = re.compile(
     r"\b(?:said|says|told|reported|reports|reportedly|according to|announced|confirmed|stated|"
     r"claimed|warned|made|met|held|hit|struck|shot|sent|gave|took|began|fell|led|won|lost|"
-    r"brought|fought|paid|signed|spoke|beat|found|showed)\b|\b(?:has|have|had|was|were)\s+"
+    r"brought|fought|paid|signed|spoke|beat|found|showed|laid|sought|spent|built|sold|bought|"
+    r"left|kept|stood|flew|rose|set|put|cut|heard|saw|came|went|became)\b|\b(?:has|have|had|was|were)\s+"
     r"(?:(?:\w+ly|not|also|already|been)\s+)*[a-z]+(?:ed|en|wn|de|ck|ld|ne|id|ht|ut|ot)\b",
 )
 _PAST = re.compile(r"\b([^\W\d_]+)\s+(?:[a-z]+ly\s+)?([a-z]{2,}ed)\b")
 # A statement in the present, as ministries write them: "The Ministry condemns…"
 _STATEMENT = re.compile(
-    r"\b(?:condemns|urges|demands|welcomes|announces|rejects|denounces|expresses|calls on|"
+    r"\b(?:condemn(?:s|ed)|urge[sd]|demand(?:s|ed)|welcome[sd]|announces|reject(?:s|ed)|"
+    r"denounce[sd]|express(?:es|ed)|calls on|called on|called for|"
     r"calls for|protests|reiterates|strongly)\b"
 )
 _PAST_VERB = re.compile(
@@ -331,6 +333,9 @@ def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tupl
         first = lexicon.classify(left, categories, _figure_names(left))
         second = lexicon.classify(right, categories, _figure_names(right))
         if min(first.strength, second.strength) < lexicon.min_score:
+            continue
+        _, _, rest = right.partition(" ")  # what the second verb acts on: a pledge needs an object
+        if lexicon.classify(rest, categories, _figure_names(rest)).strength < lexicon.min_score:
             continue
         if first.category != second.category and second.predicate:
             verb = lexicon.predicates.search(left)
