@@ -1,14 +1,14 @@
 """Extraction scored against articles labelled by hand (docs/codebook.md).
 
-`tune` is what the method was built on. A held-out part is written after the method is frozen
-and scored once; its misses may then be looked at, so it is unseen only for that one score:
-- `heldout`, scored at the first freeze: category 78.2% (43/55), figures 85.4% (41/48); the
-  method was then improved with its misses in view, so it now guards like `tune` does;
-- `heldout2`, written after the second freeze and scored once: category 83.0% (44/53),
-  figures 82.9% (34/41).
-The issue's threshold (category >= 90%, figures >= 85%) is not met on the unseen part. The
-tests assert what was measured, so that they catch regressions without pretending the
-threshold is met; raising them needs a better method and a new held-out part.
+`tune` is what the method was built on. Each held-out part was written after the method was
+frozen and scored once; its misses were looked at afterwards, so a part is unseen only for
+that one score, and then guards against regressions like `tune` does:
+- `heldout`, at the first freeze: category 78.2% (43/55), figures 85.4% (41/48);
+- `heldout2`, at the second freeze: category 83.0% (44/53), figures 82.9% (34/41);
+- `heldout3`, at the third (current) freeze: category 82.4% (42/51), figures 85.4% (35/41).
+On unseen text the issue's figure threshold (85%) is met and its category threshold (90%) is
+not. The tests assert what was measured, so that they catch regressions without pretending
+the threshold is met; raising them needs a better method and a new held-out part.
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ from tests.labelled_articles import ARTICLES, load, score
 CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 
-# part: (category, figures) not to fall below
-MEASURED = {"tune": (0.94, 0.90), "heldout": (0.92, 0.93), "heldout2": (0.94, 0.92)}
+# part: category accuracy and figure recall not to fall below, noise not to rise above
+MEASURED = {
+    "tune": (0.94, 0.90, 0.02),
+    "heldout": (0.92, 0.93, 0.02),
+    "heldout2": (0.94, 0.92, 0.02),
+    "heldout3": (0.82, 0.85, 0.06),  # the unseen score of the current method
+}
 
 
 @pytest.mark.parametrize(
     ("part", "texts", "developments"),
-    [("tune", 30, 150), ("heldout", 10, 50), ("heldout2", 10, 50)],
+    [("tune", 30, 150), ("heldout", 10, 50), ("heldout2", 10, 50), ("heldout3", 10, 50)],
 )
 def test_labelled_parts_are_large_and_anchored(part, texts, developments):
     articles = load(part)
@@ -45,11 +50,11 @@ def test_labelled_parts_are_large_and_anchored(part, texts, developments):
 
 @pytest.mark.parametrize("part", list(MEASURED))
 def test_scores_do_not_fall_below_what_was_measured(tmp_path: Path, part: str):
-    category, figures = MEASURED[part]
+    category, figures, noise = MEASURED[part]
     scores = score(load(part), make_settings(tmp_path))
     assert scores.category_accuracy >= category, scores.summary()
     assert scores.figure_recall >= figures, scores.summary()
-    assert scores.noise_share <= 0.02, scores.summary()
+    assert scores.noise_share <= noise, scores.summary()
 
 
 def test_every_labelled_article_file_is_listed():
