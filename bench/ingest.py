@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from briefing.config import Settings  # noqa: E402
 from briefing.ingest.classify import lexicon_for  # noqa: E402
-from briefing.ingest.text import _counts, extract_events  # noqa: E402
+from briefing.ingest.text import extract_events, figures_by_name  # noqa: E402
 
 TARGET = 20.0
 ARTICLES = ROOT / "tests" / "data" / "articles"
@@ -46,7 +46,7 @@ def _extract(settings: Settings, text: str) -> int:
 def _rate(settings: Settings, articles: list[str], rounds: int) -> float:
     rates = []
     for _ in range(rounds):
-        _counts.cache_clear()  # each round reads the articles afresh
+        figures_by_name.cache_clear()  # each round reads the articles afresh
         start = time.perf_counter()
         for text in articles:
             _extract(settings, text)
@@ -55,7 +55,7 @@ def _rate(settings: Settings, articles: list[str], rounds: int) -> float:
 
 
 def _seconds_for(settings: Settings, articles: list[str], size: int, between: str) -> float:
-    _counts.cache_clear()
+    figures_by_name.cache_clear()
     joined = between.join(articles) + between
     text = joined * (size // len(joined) + 1)
     start = time.perf_counter()

@@ -289,25 +289,7 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
                 for p in clauses(part, lexicon, categories)
             ]
             for clause, own_words in parts:
-                result = lexicon.classify(own_words, categories, _figure_names(own_words))
-                label = result.category if result.strength >= lexicon.min_score else None
-                current = groups[-1] if groups else None
-                if (
-                    current
-                    and _joins(clause, first, current.label, label)
-                    and not _counts_differ(current.counts, own_words)
-                ):
-                    current.counts = {**_counts(own_words), **current.counts}
-                    current.sentences.append(clause)
-                    current.own_words.append(own_words)
-                    current.scores.append(result.scores)
-                    current.label = current.label or label
-                else:
-                    groups.append(
-                        Development(
-                            [clause], [result.scores], label, [], [own_words], _counts(own_words)
-                        )
-                    )
+                _place(groups, clause, own_words, first, lexicon, categories)
                 first = False
     kept = []
     for group in groups:
@@ -315,6 +297,33 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
         if group.figures or any(reports_something(s) for s in group.sentences):
             kept.append(group)
     return kept
+
+
+def _place(
+    groups: list[Development],
+    clause: str,
+    own_words: str,
+    first: bool,
+    lexicon: Lexicon,
+    categories: list[str],
+) -> None:
+    """Add a clause to the development before it, or start a new one with it."""
+    result = lexicon.classify(own_words, categories, _figure_names(own_words))
+    label = result.category if result.strength >= lexicon.min_score else None
+    counts = figures_by_name(own_words)
+    current = groups[-1] if groups else None
+    if (
+        current
+        and _joins(clause, first, current.label, label)
+        and not _counts_differ(current.counts, counts)
+    ):
+        current.counts = {**counts, **current.counts}
+        current.sentences.append(clause)
+        current.own_words.append(own_words)
+        current.scores.append(result.scores)
+        current.label = current.label or label
+    else:
+        groups.append(Development([clause], [result.scores], label, [], [own_words], dict(counts)))
 
 
 def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tuple[str, str]]:
@@ -345,20 +354,20 @@ def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tupl
     return [(sentence, sentence)]
 
 
-def _counts_differ(counts: dict[str, float], clause: str) -> bool:
+def _counts_differ(counts: dict[str, float], clause_counts: dict[str, float]) -> bool:
     """'Ukraine downed 63 drones; Russia said it downed 62': another count of the same figure
     is another development, not more of this one."""
-    return any(counts.get(name, value) != value for name, value in _counts(clause).items())
+    return any(counts.get(name, value) != value for name, value in clause_counts.items())
 
 
 @lru_cache(maxsize=1024)
-def _counts(text: str) -> dict[str, float]:
+def figures_by_name(text: str) -> dict[str, float]:
     """The figures of a clause, by name; a clause is read several times while it is placed."""
     return {figure.name: figure.value for figure in find_figures(text)}
 
 
 def _figure_names(text: str) -> list[str]:
-    return list(_counts(text))
+    return list(figures_by_name(text))
 
 
 def _joins(sentence: str, first: bool, current: str | None, label: str | None) -> bool:
