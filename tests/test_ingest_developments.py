@@ -195,3 +195,16 @@ def test_a_paragraph_without_a_final_stop_is_kept_and_a_headline_is_not(tmp_path
         settings=make_settings(tmp_path),
     )
     assert [e.figures for e in events] == [{"drones_launched": 40}]
+
+
+def test_the_title_is_the_developments_lead_sentence(tmp_path):
+    (event,) = extract_events(
+        "Russia launched 116 drones and three missiles at Ukraine overnight, the air force said. "
+        "Air defences shot down 59 drones.",
+        published=date(2024, 10, 26),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert event.title.startswith("Russia launched 116 drones")
+    assert event.figures == {"drones_launched": 116, "missiles_launched": 3, "drones_destroyed": 59}

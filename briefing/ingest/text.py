@@ -383,10 +383,17 @@ def people_in(text: str) -> list[str]:
     return list(dict.fromkeys(match.group(1) for match in _PERSON.finditer(text)))
 
 
-def title_for(group: Development, category: str) -> str:
-    """The sentence that says most about the category, without its lead clause, kept short."""
-    scored = zip(group.scores, group.sentences, strict=True)
-    _, sentence = max(scored, key=lambda pair: pair[0].get(category, 0))
+def title_for(group: Development, category: str, min_score: float = 0.0) -> str:
+    """The first sentence that is about the category (else the one that says most about it),
+    without its lead clause, kept short."""
+    scored = list(zip(group.scores, group.sentences, strict=True))
+    about = [
+        sentence
+        for scores, sentence in scored
+        if scores.get(category, 0) >= min_score
+        and scores.get(category, 0) == max(scores.values(), default=0)
+    ]
+    sentence = about[0] if about else max(scored, key=lambda pair: pair[0].get(category, 0))[1]
     sentence = _LEAD.sub("", sentence, count=1)
     if _PRONOUN.match(sentence):
         people = people_in(group.text)
@@ -487,7 +494,7 @@ def extract_events(
         record = {
             "occurred_at": at,
             "category": result.category,
-            "title": title_for(group, result.category),
+            "title": title_for(group, result.category, lexicon.min_score),
             "summary": group.text,
             "location": {"place": place[0], "country": place[1]} if place else {},
             "actors": [*people_in(group.text), *lexicon.actors_in(group.text)],
