@@ -9,6 +9,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from briefing.deliver.mail import header_text
 from briefing.errors import BriefingError, InputError
 
 
@@ -27,10 +28,21 @@ def normalise_address(text: str) -> str:
         raise ValueError(f"{text.strip()!r} is not a valid email address: {exc}") from None
 
 
+def ascii_address(address: str) -> str | None:
+    """The address with its domain in IDNA ('user@xn--bcher-kva.example'), for a server without
+    SMTPUTF8; None when the mailbox name itself is beyond ASCII and has no such form."""
+    if address.isascii():
+        return address
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
+
+
 def clean_name(text: str | None) -> str | None:
-    """A display name on one line, or None when blank."""
-    cleaned = " ".join((text or "").split())
-    return cleaned[:200] or None
+    """A display name on one line of plain text (encoded words decoded, no control
+    characters: see header_text), or None when blank."""
+    return header_text(text)[:200] or None
 
 
 def read_subscribers_csv(
