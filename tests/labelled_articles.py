@@ -21,6 +21,7 @@ import json
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from itertools import pairwise
 from datetime import date
 from pathlib import Path
 
@@ -58,6 +59,7 @@ class Scores:
     noise: int = 0
     covering_events: int = 0
     misses: list[str] = field(default_factory=list)
+    judged: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, category right)
 
     @property
     def category_accuracy(self) -> float:
@@ -74,6 +76,16 @@ class Scores:
     @property
     def events_per_development(self) -> float:
         return self.covering_events / self.developments
+
+    def by_confidence(self, bands: tuple[float, ...] = (0.5, 0.7, 0.9)) -> str:
+        """How often the category is right in each confidence band: is the confidence earned?"""
+        edges = [0.0, *bands, 1.01]
+        shown = []
+        for low, high in pairwise(edges):
+            right = [ok for confidence, ok in self.judged if low <= confidence < high]
+            share = f"{sum(right) / len(right):.0%}" if right else "-"
+            shown.append(f"[{low:g}, {min(high, 1):g}): {share} of {len(right)}")
+        return "category right by confidence: " + "; ".join(shown)
 
     def summary(self) -> str:
         return (
@@ -138,6 +150,8 @@ def _score_article(article: Article, events: list[Event], scores: Scores) -> Non
             scores.own_event += 1
         else:
             scores.misses.append(f"{where}: shares an event or is split")
+        confidence = (event.classification or {}).get("confidence", 0.0)
+        scores.judged.append((confidence, event.category == development.category))
         if event.category == development.category:
             scores.category_right += 1
         else:
@@ -164,6 +178,7 @@ def main(part: str) -> None:
         scores = score(load(part), settings)
     print("\n".join(scores.misses))
     print(f"{part}: {scores.summary()}")
+    print(f"{part}: {scores.by_confidence()}")
 
 
 if __name__ == "__main__":
