@@ -21,8 +21,8 @@ import json
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from itertools import pairwise
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 from briefing.config import Settings
