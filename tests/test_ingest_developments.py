@@ -208,3 +208,17 @@ def test_the_title_is_the_developments_lead_sentence(tmp_path):
     )
     assert event.title.startswith("Russia launched 116 drones")
     assert event.figures == {"drones_launched": 116, "missiles_launched": 3, "drones_destroyed": 59}
+
+
+def test_the_party_that_reports_a_count_is_not_taken_for_its_side(tmp_path):
+    (reported, own) = extract_events(
+        "The Ukrainian air force reports that 116 drones were launched overnight.\n\n"
+        "Russia's defence ministry said its air defences had shot down 337 Ukrainian drones.",
+        published=date(2024, 10, 26),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert reported.figures == {"drones_launched": 116}
+    assert "drones_launched" not in reported.figure_notes  # no side, no qualifier, no unit
+    assert own.figure_notes["drones_destroyed"].side == "Russia"

@@ -286,6 +286,10 @@ _COORDINATION |= {"including"}
 _ATTACK = re.compile(r"\b(?:attack\w*|struck|strik\w*|hit|target\w*|fired|launched)\b", re.I)
 _LAUNCH_NOUNS = {"barrage", "salvo", "wave", "swarm", "volley", "attack", "launch"}
 CLAUSE_WORDS = 30  # words looked back for a clause's verb
+_REPORTED = re.compile(
+    r"\b(?:said|says|say|reports?|reported|told|according to|claimed|claims|confirmed)\b", re.I
+)
+_SPEAKER_ACTS = re.compile(r"\s*(?:that\s+)?(?:it|its|they|their|we|our)\b", re.I)
 SIDE_LOOK_BACK = 300  # characters before an act searched for the party that did it
 _QUOTES = {'"', "“", "”", "‘", "’", "'", "«", "»"}
 _CLAUSE = re.compile(r"(?<=[.!?;])\s+")
@@ -757,7 +761,11 @@ def _side(
     tokens: list[tuple[str, int, int]],
     sides: Callable[[str], list[str]],
 ) -> str | None:
-    """The party whose act the figure counts: named after 'by', else last before the act."""
+    """The party whose act the figure counts: named after 'by', else last before the act.
+
+    A party named before "said"/"reports that" is the speaker, not the agent, unless what it
+    says is about itself ("the air force said it shot down…").
+    """
     end = tokens[count.noun_end - 1][2] if count.noun_end else len(clause)
     agent = re.match(r"\s*(?:\w+\s+){0,3}?by\s+((?:[\w'’.-]+\s*){1,3})", clause[end : end + 100])
     if agent:
@@ -766,7 +774,11 @@ def _side(
             return named[0]
     at = count.act_at if count.act_at is not None and count.act_before else count.first
     stop = tokens[at][1] if at < len(tokens) else len(clause)
-    before = sides(clause[max(0, stop - SIDE_LOOK_BACK) : stop])
+    text = clause[max(0, stop - SIDE_LOOK_BACK) : stop]
+    reported = list(_REPORTED.finditer(text))
+    if reported and not _SPEAKER_ACTS.match(text[reported[-1].end() :]):
+        text = text[reported[-1].end() :]
+    before = sides(text)
     return before[-1] if before else None
 
 
