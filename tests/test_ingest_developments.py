@@ -72,6 +72,7 @@ def test_counts_the_figure_list_had_no_name_for(roundup_events):
     nikopol = _find(roundup_events, "Nikopol")
     assert nikopol["figures"] == {"times_fired": 40, "projectiles_launched": 60}
     assert nikopol["category"] == "military"
+    assert "60 projectiles; no casualties were reported" in nikopol["summary"]
 
 
 def test_money_is_stored_once_in_its_own_currency(roundup_events):

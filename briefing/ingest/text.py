@@ -285,7 +285,7 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
                 continue
             parts = [
                 p
-                for part in re.split(r";\s+", sentence)
+                for part in re.split(r"(?<=;)\s+", sentence)
                 for p in clauses(part, lexicon, categories)
             ]
             for clause, own_words in parts:
@@ -399,7 +399,7 @@ def title_for(group: Development, category: str, min_score: float = 0.0) -> str:
         people = people_in(group.text)
         sentence = _PRONOUN.sub(people[0], sentence, count=1) if people else sentence
     sentence = sentence[:1].upper() + sentence[1:]
-    return shorten(sentence.rstrip("."))
+    return shorten(sentence.rstrip(".;"))
 
 
 def shorten(sentence: str, limit: int = TITLE_LENGTH) -> str:
