@@ -289,7 +289,7 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
                 for p in clauses(part, lexicon, categories)
             ]
             for clause, own_words in parts:
-                _place(groups, clause, own_words, first, lexicon, categories)
+                _place(groups, clause, own_words.rstrip(";"), first, lexicon, categories)
                 first = False
     kept = []
     for group in groups:
