@@ -25,10 +25,10 @@ CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 # part: category accuracy and figure recall not to fall below, noise not to rise above
 MEASURED = {
-    "tune": (0.94, 0.90, 0.02),
+    "tune": (0.95, 0.91, 0.02),
     "heldout": (0.92, 0.93, 0.02),
     "heldout2": (0.94, 0.92, 0.02),
-    "heldout3": (0.82, 0.85, 0.06),  # the unseen score of the current method
+    "heldout3": (0.94, 0.90, 0.06),
 }
 
 

@@ -114,7 +114,7 @@ _STOP = {
     *("without", "within", "overnight", "yesterday", "today", "tonight", "earlier", "later"),
     *("now", "again", "deep", "monday", "tuesday", "wednesday", "thursday", "friday"),
     *("saturday", "sunday", "each", "every", "apiece", "respectively", "alone", "worth"),
-    *("valued", "costing"),
+    *("valued", "costing", "along", "toward", "towards", "via", "throughout", "amid"),
 }
 _NP_LEAD = {"more", "other", "additional", "new", "further", "extra"}
 _QUALIFIERS = [
@@ -592,6 +592,8 @@ def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
         is_modifier = following and following not in _STOP and following[0].isalpha()
         if _is_verb(word) and not is_modifier:
             break
+        if word.endswith("ing") and phrase and phrase[-1].endswith("s"):
+            break  # "agents planning attacks": the noun came before the participle
         if word in _CASUALTY and not phrase:
             break
         phrase.append(word)
@@ -649,6 +651,25 @@ def _act_before(words: list[str], count: _Count) -> None:
         count.act, count.act_at, count.act_before = participle(word), index, True
 
 
+def _past_aside(words: list[str], position: int) -> int:
+    """Where the verb of '5 people, including two children, were killed' or '200,000 people in
+    the Ternopil region were left' starts: after the aside or the place, when a verb follows."""
+    if words[position : position + 2] == [",", "including"]:
+        close = next(
+            (i for i in range(position + 2, position + 8) if i < len(words) and words[i] == ","),
+            None,
+        )
+        if close is not None:
+            return close + 1
+    if position < len(words) and words[position] in ("in", "near", "from", "at", "on"):
+        for index in range(position + 1, min(position + 6, len(words))):
+            if words[index] in ("were", "was", "have", "had", "has", "are"):
+                return index
+            if words[index] in (",", ";"):
+                break
+    return position
+
+
 def _act_of_clause(words: list[str], count: _Count) -> None:
     """'struck the plant three times': the nearest verb before, within the clause."""
     for index in range(count.first - 1, max(-1, count.first - CLAUSE_WORDS), -1):
@@ -681,7 +702,7 @@ def _act_of_preposition(words: list[str], count: _Count, index: int) -> bool:
 
 def _act_after(words: list[str], count: _Count, position: int) -> None:
     """'13 drones were shot down', '900 used', '3.7 million people remain displaced'."""
-    index = position
+    index = _past_aside(words, position)
     if words[index : index + 2] == ["to", "be"]:
         index += 2
     while index < len(words) and index < position + 4 and words[index] in _AUXILIARY:
