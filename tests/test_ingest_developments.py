@@ -144,6 +144,10 @@ def test_every_event_explains_its_category_and_importance(roundup_events):
             [("settlements_shelled", 24, None, None)],
         ),
         (
+            "The EU widened its list, adding 52 vessels and stopping 3 banks.",
+            [("vessels_added", 52, None, None), ("banks_stopped", 3, None, None)],
+        ),
+        (
             "Some 200 children were returned to Ukraine.",
             [("children_returned", 200, "approximately", None)],
         ),

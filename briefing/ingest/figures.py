@@ -526,8 +526,6 @@ def participle(word: str) -> str:
         return _ING[word]
     if word.endswith("ing"):
         stem = word[:-3]
-        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
-            stem = stem[:-1]
         if stem.endswith("y") and stem[-2:-1] not in tuple("aeiou"):
             return stem[:-1] + "ied"
         if stem.endswith("e"):
