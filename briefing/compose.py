@@ -47,6 +47,12 @@ class FigureTotal:
     unit: str
     value: float
     previous: float | None
+    side: str | None = None
+
+    @property
+    def name_label(self) -> str:
+        """The label without the side, for one event's own figure line."""
+        return self.label.removesuffix(f" ({self.side})") if self.side else self.label
 
     @property
     def change(self) -> float | None:
@@ -148,6 +154,7 @@ def _figure_rows(
             unit=unit or (specs[name].unit if name in specs else ""),
             value=totals[(name, unit, side)],
             previous=None if previous is None else previous.get((name, unit, side), 0),
+            side=side,
         )
         for name, unit, side in keys
     )

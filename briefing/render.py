@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -229,7 +229,7 @@ def render_html(brief: Brief, *, template_dir: Path | None = None, author: str =
         brief=brief,
         author=author,
         document_title=document_title(brief),
-        figure_specs={figure.name: figure for figure in brief.figures},
+        figure_specs={f.name: replace(f, label=f.name_label) for f in brief.figures},
         headings={section.category: section.heading for section in brief.sections},
         created=w3c_time(brief.generated_at),
     )

@@ -84,3 +84,34 @@ def test_money_in_two_currencies_is_two_figures():
         ]
     )
     assert sorted(rows) == [("Aid value", "EUR", 500e6), ("Aid value", "USD", 400e6)]
+
+
+def test_an_events_figure_line_does_not_borrow_another_events_side():
+    from briefing.render import render_html
+
+    brief = compose_brief(
+        "daily",
+        BriefSpec(title="Daily"),
+        [
+            _event(
+                "a",
+                "Kyiv Wire",
+                {"drones_destroyed": 63},
+                {"drones_destroyed": {"side": "Ukraine"}},
+            ),
+            _event(
+                "b",
+                "Moscow Wire",
+                {"drones_destroyed": 62},
+                {"drones_destroyed": {"side": "Russia"}},
+            ),
+            _event("c", "Other Wire", {"drones_destroyed": 5}, hour=6),
+        ],
+        window=DAY,
+        generated_at=datetime(2024, 10, 27, 7, tzinfo=UTC),
+        figure_specs=DEFAULT_FIGURES,
+    )
+    html = render_html(brief)
+    assert "Drones destroyed (Ukraine)" in html and "Drones destroyed (Russia)" in html
+    item_lines = html[html.index('class="item-figures"') :]
+    assert "(Ukraine)" not in item_lines and "(Russia)" not in item_lines
