@@ -89,6 +89,7 @@ def test_two_sides_counts_are_two_events_with_their_sides(roundup_events):
     ukraine = _find(roundup_events, "63 Russian drones")
     russia = _find(roundup_events, "62 Ukrainian drones")
     assert ukraine["figures"] == {"drones_destroyed": 63}
+    assert ukraine["summary"] == "Ukraine's air defences downed 63 Russian drones."
     assert ukraine["figure_notes"]["drones_destroyed"]["side"] == "Ukraine"
     assert russia["figures"] == {"drones_destroyed": 62}
     assert russia["figure_notes"]["drones_destroyed"]["side"] == "Russia"

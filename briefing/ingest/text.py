@@ -293,6 +293,8 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
                 first = False
     kept = []
     for group in groups:
+        if group.sentences[-1].endswith(";"):  # the clause after it became another development
+            group.sentences[-1] = group.sentences[-1][:-1] + "."
         group.figures = find_figures(group.text, lexicon.actors_in)
         if group.figures or any(reports_something(s) for s in group.sentences):
             kept.append(group)
