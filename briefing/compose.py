@@ -80,6 +80,11 @@ class FigureTotal:
     event_ids: tuple[str, ...] = ()
 
     @property
+    def name_label(self) -> str:
+        """The label without the side, for one event's own figure line."""
+        return self.label.removesuffix(f" ({self.side})") if self.side else self.label
+
+    @property
     def change(self) -> float | None:
         return None if self.previous is None else self.value - self.previous
 
@@ -162,53 +167,106 @@ def select_events(events: Sequence[Event], spec: BriefSpec) -> list[Event]:
     return chosen
 
 
-def total_figures(events: Sequence[Event], specs: Mapping[str, FigureSpec]) -> dict[str, float]:
-    """Each figure added up over the events as its registry entry says (sum, max or latest)."""
-    totals: dict[str, float] = {}
+FigureKey = tuple[str, str | None, str | None]
+"""A key figure's name, unit and side: only figures alike in all three are added up."""
+
+
+def total_figures(
+    events: Sequence[Event], specs: Mapping[str, FigureSpec]
+) -> dict[FigureKey, float]:
+    """Each figure added up over the events as its registry entry says (sum, max or latest).
+
+    Figures are kept apart by unit and side (Russian drones downed are not added to Ukrainian
+    ones), and a development that two sources reported as two events counts once.
+    """
+    totals: dict[FigureKey, float] = {}
+    seen: dict[tuple, list[set[str]]] = {}
     for event in sorted(events, key=lambda e: e.occurred_at):
+        if _reported_before(event, seen):
+            continue
         for name, value in event.figures.items():
+            note = event.figure_notes.get(name)
+            key = (name, note.unit if note else None, note.side if note else None)
             how = specs[name].aggregate if name in specs else "sum"
-            if name not in totals or how == "latest":
-                totals[name] = value
+            if key not in totals or how == "latest":
+                totals[key] = value
             elif how == "sum":
-                totals[name] += value
+                totals[key] += value
             else:
-                totals[name] = max(totals[name], value)
+                totals[key] = max(totals[key], value)
     return totals
+
+
+def _reported_before(event: Event, seen: dict[tuple, list[set[str]]]) -> bool:
+    """Whether another source's event with the same day, category and figures was counted."""
+    sources = {source.name for source in event.sources}
+    if not event.figures or not sources:
+        return False
+    figures = frozenset(
+        (name, value, event.figure_notes[name].side if name in event.figure_notes else None)
+        for name, value in event.figures.items()
+    )
+    signature = (event.occurred_at.date(), event.category, figures)
+    earlier = seen.setdefault(signature, [])
+    if any(not (sources & other) for other in earlier):
+        return True
+    earlier.append(sources)
+    return False
 
 
 def _figure_rows(
     shown: Sequence[Event],
-    previous: Mapping[str, float] | None,
+    previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
-    trends: Mapping[str, tuple[TrendPoint, ...]],
+    trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
 ) -> tuple[FigureTotal, ...]:
     totals = total_figures(shown, specs)
     order = list(specs)
-    names = sorted(totals, key=lambda n: (order.index(n) if n in order else len(order), n))
-    return tuple(_figure_row(name, totals[name], shown, previous, specs, trends) for name in names)
+    keys = sorted(
+        totals,
+        key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[2] or ""),
+    )
+    return tuple(_figure_row(key, totals[key], shown, previous, specs, trends) for key in keys)
 
 
-def _figure_row(name, value, shown, previous, specs, trends) -> FigureTotal:
-    reporting = [event for event in shown if name in event.figures]
+def _figure_key(event: Event, name: str) -> FigureKey:
+    note = event.figure_notes.get(name)
+    return (name, note.unit if note else None, note.side if note else None)
+
+
+def _figure_row(
+    key: FigureKey,
+    value: float,
+    shown: Sequence[Event],
+    previous: Mapping[FigureKey, float] | None,
+    specs: Mapping[str, FigureSpec],
+    trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
+) -> FigureTotal:
+    name, unit, side = key
+    reporting = [e for e in shown if name in e.figures and _figure_key(e, name) == key]
     notes = [event.figure_notes.get(name) for event in reporting]
     spec = specs.get(name)
     return FigureTotal(
         name=name,
-        label=spec.label if spec else name.replace("_", " ").capitalize(),
-        unit=_agreed(note and note.unit for note in notes) or (spec.unit if spec else ""),
+        label=_figure_label(name, side, specs),
+        unit=unit or (spec.unit if spec else ""),
         value=value,
-        previous=None if previous is None else previous.get(name, 0),
+        previous=None if previous is None else previous.get(key, 0),
         qualifier=_total_qualifier([note and note.qualifier for note in notes]),
-        side=_agreed(note and note.side for note in notes),
+        side=side,
         upper=notes[0].upper if len(notes) == 1 and notes[0] else None,
-        trend=trends.get(name, ()),
+        trend=trends.get(key, ()),
         event_ids=tuple(event.id for event in reporting),
     )
 
 
+def _figure_label(name: str, side: str | None, specs: Mapping[str, FigureSpec]) -> str:
+    label = specs[name].label if name in specs else name.replace("_", " ").capitalize()
+    return f"{label} ({side})" if side else label
+
+
 def _agreed(values) -> str | None:
-    """The one value every report gives, else None (a total of mixed sides has no side)."""
+    """The one value every report gives, else None."""
     distinct = set(values)
     return distinct.pop() if len(distinct) == 1 else None
 
@@ -222,7 +280,7 @@ def _total_qualifier(qualifiers: list[str | None]) -> str | None:
 
 def daily_trends(
     events: Sequence[Event], specs: Mapping[str, FigureSpec], window: Window, days: int
-) -> dict[str, tuple[TrendPoint, ...]]:
+) -> dict[FigureKey, tuple[TrendPoint, ...]]:
     """Each figure's value per local day over the `days` days ending with the window."""
     first_day = window.edition_date - timedelta(days=days - 1)
     by_day: dict[date, list[Event]] = defaultdict(list)
@@ -230,11 +288,11 @@ def daily_trends(
         day = event.occurred_at.astimezone(window.zone).date()
         if first_day <= day <= window.edition_date and event.occurred_at < window.end:
             by_day[day].append(event)
-    points: dict[str, list[TrendPoint]] = defaultdict(list)
+    points: dict[FigureKey, list[TrendPoint]] = defaultdict(list)
     for day in sorted(by_day):
-        for name, value in total_figures(by_day[day], specs).items():
-            points[name].append(TrendPoint(day, value))
-    return {name: tuple(found) for name, found in points.items()}
+        for key, value in total_figures(by_day[day], specs).items():
+            points[key].append(TrendPoint(day, value))
+    return {key: tuple(found) for key, found in points.items()}
 
 
 class _SourceList:

@@ -125,7 +125,7 @@ class BriefSpec(_Model):
     # Review gate: "required" publishes only approved events; "auto" also lets through pending
     # ingested events whose confidence is above `auto_approve_above`.
     review: Literal["required", "auto"] = "auto"
-    auto_approve_above: float = Field(default=0.7, ge=0, le=1)
+    auto_approve_above: float = Field(default=0.9, ge=0, le=1)
     send_when_empty: bool = False
     locale: str = "en_GB"
     publisher: str | None = Field(default=None, max_length=200)

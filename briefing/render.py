@@ -13,7 +13,7 @@ import math
 import re
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -393,7 +393,7 @@ def render_html(
         author=author,
         for_screen=for_screen,
         document_title=document_title(brief),
-        figure_specs={figure.name: figure for figure in brief.figures},
+        figure_specs={f.name: replace(f, label=f.name_label) for f in brief.figures},
         headings={section.category: section.heading for section in brief.sections},
         span=format_span(brief.window.end - brief.window.start),
         created=w3c_time(brief.generated_at),

@@ -43,7 +43,7 @@ def publishable(item: ReviewedEvent, spec: BriefSpec) -> bool:
         item.review.state == PENDING
         and spec.review == "auto"
         and confidence is not None
-        and confidence > spec.auto_approve_above
+        and confidence >= spec.auto_approve_above
     )
 
 

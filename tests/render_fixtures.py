@@ -29,9 +29,9 @@ SEED_RECORDS: list[dict[str, Any]] = [
         "actors": ["Russia", "Ukraine"],
         "figures": {"drones_launched": 116, "drones_destroyed": 59, "missiles_launched": 3},
         "figure_notes": {
-            "drones_launched": {"qualifier": "approximately", "side": "Ukrainian Air Force"},
-            "drones_destroyed": {"side": "Ukrainian Air Force"},
-            "missiles_launched": {"side": "Ukrainian Air Force"},
+            "drones_launched": {"qualifier": "approximately", "side": "Russia"},
+            "drones_destroyed": {"side": "Ukraine"},
+            "missiles_launched": {"side": "Russia"},
         },
         "sources": [
             {
@@ -137,6 +137,10 @@ SEED_RECORDS: list[dict[str, Any]] = [
         "category": "military",
         "title": "Russia launches 80 drones overnight",
         "figures": {"drones_launched": 80, "drones_destroyed": 66},
+        "figure_notes": {
+            "drones_launched": {"side": "Russia"},
+            "drones_destroyed": {"side": "Ukraine"},
+        },
         "sources": [{"name": "Ukrainian Air Force"}],
     },
 ]

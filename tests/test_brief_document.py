@@ -192,7 +192,7 @@ def test_the_email_is_fluid_previews_the_first_takeaway_and_sources_each_item(de
     assert "@media screen and (max-width: 480px)" in html
     preheader = re.search(r'<div class="preheader"[^>]*>([^<]*)</div>', html)
     assert preheader and " ".join(preheader.group(1).split()).startswith(
-        "Drones launched: approximately 116; drones destroyed: 59"
+        "Drones launched (Russia): approximately 116; drones destroyed (Ukraine): 59"
     )
     assert html.index("preheader") < html.index("Ukraine Daily Brief</h1>")
     html = " ".join(html.split())

@@ -22,7 +22,7 @@ def military(number: int, importance: int) -> dict:
         "category": "military",
         "title": f"Strike number {number} on the front",
         "summary": f"Report {number}.",
-        "figures": {"killed": 1},
+        "figures": {"killed": 1, "injured": number},  # distinct: not one story twice
         "importance": importance,
         "sources": [{"name": f"Wire {number}", "url": f"https://wire.example/{number}"}],
     }

@@ -118,13 +118,29 @@ def test_a_total_keeps_its_qualifier_and_side_only_when_reports_agree():
     one = compose([event("a", 1, figures={"drones_launched": 116}, figure_notes=notes)])
     figure = one.figures[0]
     assert (figure.qualifier, figure.side) == ("approximately", "Ukrainian Air Force")
+    exact = {"drones_launched": {"side": "Ukrainian Air Force"}}
     mixed = compose(
+        [
+            event("a", 1, figures={"drones_launched": 116}, figure_notes=notes),
+            event("b", 2, figures={"drones_launched": 20}, figure_notes=exact),
+        ]
+    )
+    (total,) = mixed.figures
+    assert (total.value, total.qualifier, total.side) == (
+        136,
+        "approximately",
+        "Ukrainian Air Force",
+    )
+    sides = compose(
         [
             event("a", 1, figures={"drones_launched": 116}, figure_notes=notes),
             event("b", 2, figures={"drones_launched": 20}),
         ]
     )
-    assert (mixed.figures[0].qualifier, mixed.figures[0].side) == ("approximately", None)
+    assert sorted((f.value, f.side) for f in sides.figures) == [
+        (20, None),
+        (116, "Ukrainian Air Force"),
+    ], "a count without a side is never added to one with a side"
     ranged = {"killed": {"upper": 52}}
     assert (
         compose([event("c", 1, figures={"killed": 45}, figure_notes=ranged)]).figures[0].upper == 52

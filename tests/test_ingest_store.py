@@ -168,3 +168,38 @@ def test_small_coincident_figures_do_not_merge(settings, store):
     _ingest(settings, store, "A Russian drone strike killed one man in Sumy, officials said.", "A")
     _ingest(settings, store, "Shelling killed one woman in Nikopol, the governor said.", "B")
     assert len(_all(store)) == 2
+
+
+def test_different_counts_on_one_day_are_different_developments(settings, store):
+    """Reports of 116, 5 and 40 drones on one day used to become one event showing 116."""
+    _ingest(
+        settings, store, "Russia launched 116 drones at Ukraine overnight, the air force said.", "A"
+    )
+    _ingest(
+        settings, store, "Russia launched 5 drones at Ukraine overnight, the air force said.", "B"
+    )
+    _ingest(
+        settings, store, "Russia launched 40 drones at Ukraine overnight, the air force said.", "C"
+    )
+    stored = _all(store)
+    assert sorted(e.figures["drones_launched"] for e in stored) == [5, 40, 116]
+
+
+def test_figure_notes_and_the_reason_are_stored(settings, store):
+    _ingest(
+        settings,
+        store,
+        "Russia launched at least 19 drones at Ukraine overnight; Ukraine's air defences shot "
+        "down 13 of the drones, the air force said.",
+        "A",
+    )
+    (event,) = _all(store)
+    assert event.figures == {"drones_launched": 19, "drones_destroyed": 13}
+    notes = event.figure_notes
+    assert (notes["drones_launched"].qualifier, notes["drones_launched"].side) == (
+        "at least",
+        "Russia",
+    )
+    assert notes["drones_destroyed"].side == "Ukraine"
+    assert 0 < event.classification["confidence"] <= 1
+    assert any("launched" in reason for reason in event.classification["reasons"])

@@ -97,9 +97,11 @@ def test_events_name_actors_places_and_keep_the_reason(settings):
     assert {"Lloyd Austin", "United States", "Ukraine"} <= set(package.actors)
     assert (package.location.place, package.location.country) == ("Kyiv", "UA")
     reason = package.classification
-    assert reason["category"] == "aid" and reason["method"] == "lexicon"
+    assert reason["category"] == "aid" and reason["method"] == "predicate+lexicon"
     assert "arms package" in reason["matched"]["aid"]
     assert reason["scores"]["aid"] > reason["scores"]["military"] > 0
+    assert any('"arms package"' in why and why.endswith("→ aid") for why in reason["reasons"])
+    assert 0.5 <= reason["confidence"] <= 1
 
 
 def test_same_article_gives_the_same_ids(settings):
@@ -172,7 +174,8 @@ def test_user_lexicon_extends_and_switches_off_terms(tmp_path):
 
     summit = "Leaders met at a summit in Paris on Monday, the presidency said."
     assert _extract(summit, plain)[0].category == "diplomatic"
-    switched_off = make_settings(tmp_path, lexicon={"diplomatic": {"summit*": 0}})
+    # "met" is a predicate, "summit*" a term: the same table switches either off.
+    switched_off = make_settings(tmp_path, lexicon={"diplomatic": {"summit*": 0, "met": 0}})
     assert _extract(summit, switched_off)[0].category == "other"
 
 
@@ -207,7 +210,10 @@ def test_user_lexicon_extends_and_switches_off_terms(tmp_path):
         ("Washington announced $400 million in security assistance.", {"aid_value_usd": 400e6}),
         ("Drones hit a refinery some 1,200 kilometres from the border.", {"distance_km": 1200}),
         ("The depot lies 100 miles behind the front.", {"distance_km": 161}),
-        ("About 10,000 North Korean troops are in Russia; the S-300 missiles were moved.", {}),
+        (
+            "About 10,000 North Korean troops are in Russia; the S-300 missiles were moved.",
+            {"troops": 10000},
+        ),
         ("Damage is estimated at $10 billion.", {}),
     ],
 )

@@ -144,8 +144,8 @@ def test_what_an_analyst_forwards(seed_pdf):
     titles = [render.typographic(e.title) for e in seed_events()]
     assert not [title for title in titles if title in takeaways]
     assert (
-        "Drones launched: approximately 116, up from 80; drones destroyed: 59, down from 66; "
-        "missiles launched: 3, none in the previous 24 hours (per Ukrainian Air Force). (item 1)"
+        "Drones launched (Russia): approximately 116, up from 80; drones destroyed (Ukraine): 59, "
+        "down from 66; missiles launched (Russia): 3, none in the previous 24 hours. (item 1)"
     ) in takeaways
     assert "Military aid pledged: US$400 million, none in the previous 24 hours. (item 7)" in (
         takeaways
@@ -155,8 +155,8 @@ def test_what_an_analyst_forwards(seed_pdf):
         assert internal not in text
     assert "WHEN 26 Oct, 03:00 WHERE Nationwide, Ukraine WHO Russia, Ukraine" in text
     figures = no_space(text[text.index("KEY FIGURES") : text.index("Military 3 developments")])
-    assert no_space("APPROXIMATELY 116 Drones launched (per Ukrainian Air Force) ▲ +36") in figures
-    assert no_space("59 Drones destroyed (per Ukrainian Air Force) ▼ −7") in figures
+    assert no_space("APPROXIMATELY 116 Drones launched (Russia) ▲ +36") in figures
+    assert no_space("59 Drones destroyed (Ukraine) ▼ −7") in figures
     assert no_space("US$400 million Military aid pledged") in figures
     assert "Military aid pledged: US$400 million" in text  # the item says it the same way
     assert not re.search(r"USD ?400 ?M\b|\$400M|400 ?bn", text.replace("USD 400 million US", ""))
@@ -558,12 +558,15 @@ def test_html_matches_the_golden_file():
 def test_a_figure_reported_on_several_days_gets_a_sparkline():
     history = [
         event({"occurred_at": f"2024-10-{day}T03:00:00+03:00", "category": "military",
-               "title": f"Attack {day}", "figures": {"drones_launched": value}})
+               "title": f"Attack {day}", "figures": {"drones_launched": value},
+               "figure_notes": {"drones_launched": {"side": "Russia"}}})
         for day, value in ((20, 40), (22, 90), (24, 60))
     ]  # fmt: skip
     brief = brief_of(seed_events(), previous=[], history=history)
     html = render.render_html(brief)
-    chart = re.search(r'<svg class="trend"[^>]*aria-label="Drones launched, daily[^"]*"', html)
+    chart = re.search(
+        r'<svg class="trend"[^>]*aria-label="Drones launched \(Russia\), daily[^"]*"', html
+    )
     assert chart and "from 40 to 116" in chart.group(0)
     assert html.count('<svg class="trend"') == 1  # the other figures have one day only
 

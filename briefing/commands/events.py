@@ -154,7 +154,7 @@ def review(ctx: click.Context, since: str | None, until: str | None, as_json: bo
     """List ingested events waiting for review, oldest first; or approve, edit, reject them.
 
     Briefs with `review = "required"` publish only approved events; with `review = "auto"`
-    (the default) also those whose confidence is above `auto_approve_above`.
+    (the default) also those whose confidence reaches `auto_approve_above`.
     """
     if ctx.invoked_subcommand is not None:
         return

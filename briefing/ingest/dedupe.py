@@ -1,7 +1,9 @@
 """One development, one event: fold what another source reports into the stored event.
 
 Two reports are the same development when they fall on the same local day, share a category,
-and either their titles say much the same or their figures agree. A re-run of the same article
+do not disagree (a figure of the same name with another value, another named place, no party
+in common), and either their titles say much the same or their figures agree: reports of 116,
+5 and 40 drones on one day are three developments. A re-run of the same article
 (from the command line or through another feed) yields the same ids.
 
 Either way the event already stored wins: a reviewer may have set its title, summary, category,
@@ -65,9 +67,24 @@ def same_figures(first: dict[str, float], second: dict[str, float]) -> bool:
     return len(shared) >= 2 or first[next(iter(shared))] >= DISTINCT_FIGURE
 
 
+def disagree(first: Event, second: Event) -> bool:
+    """Different counts of the same figure, different named places, or no party in common."""
+    shared = first.figures.keys() & second.figures.keys()
+    if any(first.figures[name] != second.figures[name] for name in shared):
+        return True
+    places = first.location.place, second.location.place
+    if all(places) and places[0] != places[1]:
+        return True
+    return bool(first.actors and second.actors and not set(first.actors) & set(second.actors))
+
+
 def same_development(first: Event, second: Event) -> bool:
-    return first.category == second.category and (
-        similar_titles(first.title, second.title) or same_figures(first.figures, second.figures)
+    return (
+        first.category == second.category
+        and not disagree(first, second)
+        and (
+            similar_titles(first.title, second.title) or same_figures(first.figures, second.figures)
+        )
     )
 
 
@@ -82,7 +99,13 @@ def combine(kept: Event, other: Event) -> Event:
     actors = list(dict.fromkeys([*kept.actors, *other.actors]))
     reviewed = (kept.classification or {}).get(FIGURES_REVIEWED)
     figures = kept.figures if reviewed else {**other.figures, **kept.figures}
-    update: dict = {"sources": sources, "actors": actors, "figures": figures}
+    notes = {**other.figure_notes, **kept.figure_notes}
+    update: dict = {
+        "sources": sources,
+        "actors": actors,
+        "figures": figures,
+        "figure_notes": {name: note for name, note in notes.items() if name in figures},
+    }
     if other.id != kept.id and other.id not in folded(kept):
         reason = kept.classification or {}
         update["classification"] = {**reason, FOLDED: [*folded(kept), other.id]}

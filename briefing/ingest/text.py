@@ -1,9 +1,12 @@
 """Articles → developments → events: reading the input, then splitting it into what happened.
 
-An article is cut into paragraphs and sentences. Within a paragraph, sentences stay together
-unless one clearly belongs to another category than the sentences before it and does not
-continue them ("He added…", "In response…"). A group that reports nothing (no reporting verb,
-no figure) is commentary and is dropped. Each remaining group becomes one event.
+An article is cut into paragraphs, bullets (`-`, `•`, `*`, `1.`) and live-blog entries, then
+sentences; a sentence that joins two developments of different kinds ("allocated €500 million
+in aid and adopted sanctions") is cut at the join. Within a paragraph, sentences stay together
+unless one belongs to another category than the sentences before it and does not continue them
+("He added…"). Headlines, time stamps, framing ("This is our live coverage…") and commentary
+that reports no act are dropped; a paragraph without a final stop is kept when it reports one.
+docs/codebook.md says what a development is; each becomes one event.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from briefing.config import MAX_ARTICLE_BYTES, Settings
 from briefing.errors import InputError
-from briefing.event import Event
-from briefing.ingest.classify import Lexicon, lexicon_for
+from briefing.event import Event, FigureNote
+from briefing.ingest.classify import Classification, Lexicon, lexicon_for
 from briefing.ingest.dedupe import store_events
-from briefing.ingest.figures import extract_figures
+from briefing.ingest.figures import Figure, find_figures
 from briefing.store import Store
 
 TITLE_LENGTH = 160
@@ -38,10 +42,21 @@ _ENDS_SENTENCE = re.compile(r"[.!?][\"”’)\]]*$")
 _REPORTING = re.compile(
     r"\b(?:said|says|told|reported|reports|reportedly|according to|announced|confirmed|stated|"
     r"claimed|warned|made|met|held|hit|struck|shot|sent|gave|took|began|fell|led|won|lost|"
-    r"brought|fought|paid|signed|spoke|beat)\b|\b(?:has|have|had|was|were)\s+"
+    r"brought|fought|paid|signed|spoke|beat|found|showed|laid|sought|spent|built|sold|bought|"
+    r"left|kept|stood|flew|rose|set|put|cut|heard|saw|came|went|became)\b|\b(?:has|have|had|was|were)\s+"
     r"(?:(?:\w+ly|not|also|already|been)\s+)*[a-z]+(?:ed|en|wn|de|ck|ld|ne|id|ht|ut|ot)\b",
 )
-_PAST = re.compile(r"\b([A-Za-z]+)\s+(?:[a-z]+ly\s+)?([a-z]{2,}ed)\b")
+_PAST = re.compile(r"\b([^\W\d_]+)\s+(?:[a-z]+ly\s+)?([a-z]{2,}ed)\b")
+# A statement in the present, as ministries write them: "The Ministry condemns…"
+_STATEMENT = re.compile(
+    r"\b(?:condemn(?:s|ed)|urge[sd]|demand(?:s|ed)|welcome[sd]|announces|reject(?:s|ed)|"
+    r"denounce[sd]|express(?:es|ed)|calls on|called on|called for|"
+    r"calls for|protests|reiterates|strongly)\b"
+)
+_PAST_VERB = re.compile(
+    r"\b(?:[a-z]{3,}ed|met|hit|struck|shot|sent|took|held|led|said|told|fled|sank|lost|won|"
+    r"gave|made|fell|began|spoke|signed|paid)\b"
+)
 _NOT_SUBJECT = {
     *("the", "a", "an", "this", "these", "those", "its", "their", "his", "her", "our"),
     *("of", "and", "or", "for", "with", "in", "on", "at", "by", "to", "from", "as", "is"),
@@ -86,6 +101,48 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 NIGHT_HOUR = 3
+HEADLINE_WORDS = 8
+LONGEST_SENTENCE = 1500
+TITLE_CASE = 0.75
+MANY_KILLED = 10
+LARGE_ATTACK = 100
+LARGE_PLEDGE = 1e9
+_BACKGROUND = re.compile(r"\b(?:since|from|until|as of|by|before|through)\s+(?:the\s+)?$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-–—•*▪●◦]|\d{1,2}[.)])\s+")
+_INLINE_BULLET = re.compile(r"\s+[•▪●]\s+|^\s*[•▪●]\s+")
+_STAMP = re.compile(
+    r"^(?:\d{1,2}[:.]\d{2}(?:\s*(?:[ap]\.?m\.?|GMT|UTC|BST|CET|CEST|EET|EEST|ET|local))?"
+    r"|(?:GMT|UTC)\s*\d{1,2}[:.]\d{2})\s*[-–—:]?\s*",
+    re.IGNORECASE,
+)
+_ONLY_STAMP = re.compile(r"[\d:.\s]*(?:GMT|UTC|[ap]\.?m\.?)?", re.IGNORECASE)
+# "KYIV, March 10 (Wire) - ", "KRAMATORSK, 20 September 2024 - "
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z .'’-]{2,30}(?:,\s*[A-Z][A-Za-z]*\.?\s*\d{1,2}(?:,\s*\d{4})?|,\s*\d{1,2}\s+"
+    r"[A-Z][a-z]+\.?(?:\s+\d{4})?)?\s*(?:\([^)]{1,40}\))?\s*[-–—]\s+(?=[A-Z\d\"“])"
+)
+_LABEL = re.compile(r"^(?:[A-Z][\w'’-]*(?:\s+[\w'’-]+){0,2}):\s+(?=[A-Z\d])")
+_COMMENTARY = re.compile(
+    r"^(?:Analysis|Comment|Commentary|Background|Context|Opinion|Editor'?s note|Note)\b", re.I
+)
+_FRAMING = re.compile(
+    r"^(?:This is (?:our|the) live|Follow (?:along|our|us|live)|Here(?:'s| is| are) what|"
+    r"Welcome to|Good (?:morning|afternoon|evening)|We(?:'ll| will) be back|Stay with us|"
+    r"Stay tuned|This live (?:page|blog)|For more information|Read more|Subscribe|"
+    r"Sign up|Key (?:events|takeaways)|Glory to Ukraine|We (?:do not|don't|will not) report|"
+    r"(?:These|Such) developments|Overall, |In summary|To recap)",
+    re.IGNORECASE,
+)
+_JOIN = re.compile(
+    r",?\s+and\s+(?=(?:also\s+|then\s+|later\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|"
+    r"held|gave|made|shot|sank|fled|led|won|lost|signed|imposed)\b)"
+)
+_SUBORDINATE = re.compile(r"\b(?:which|who|that|whose|where|after|since|when|while)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.,-])\d[\d,.]*(?![\w-])")
+_HEAD_OF_STATE = re.compile(
+    r"\b(?:President|Prime Minister|Chancellor|King|Zelensky|Putin|Biden|Trump|Macron|"
+    r"Scholz|Starmer|Erdogan|Xi Jinping|Orban|Meloni|Tusk|Sandu)\b"
+)
 
 
 def article_text(data: bytes | str, name: str) -> str:
@@ -136,10 +193,37 @@ def read_article(path: str, max_bytes: int = MAX_ARTICLE_BYTES) -> str:
 
 
 def paragraphs(text: str) -> list[str]:
-    """Blank-line separated blocks (inner line breaks joined), or lines when there are none."""
+    """Blank-line separated blocks (inner line breaks joined), or lines when there are none.
+
+    A bullet or a time-stamped entry is a block of its own; time stamps and section labels
+    ("Kharkiv: …") are taken off, and blocks that are only a label or a time are left out.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
-    return [" ".join(block.split()) for block in blocks if block.strip()]
+    found = []
+    for block in blocks:
+        for unit in _units(block):
+            unit = _LABEL.sub("", _STAMP.sub("", _DATELINE.sub("", " ".join(unit.split()))))
+            if unit and not _ONLY_STAMP.fullmatch(unit) and not _COMMENTARY.match(unit):
+                found.append(unit)
+    return found
+
+
+def _units(block: str) -> list[str]:
+    """A block's bullets and stamped entries, each on its own; other lines joined."""
+    units: list[str] = []
+    joining = False
+    for line in block.split("\n"):
+        if not line.strip():
+            continue
+        pieces = [p for p in _INLINE_BULLET.split(line) if p.strip()]
+        starts = _BULLET.match(line) or _STAMP.match(line.strip()) or len(pieces) > 1
+        if starts or not joining:
+            units.extend(_BULLET.sub("", piece) for piece in pieces)
+            joining = not starts
+        else:
+            units[-1] += " " + line
+    return units
 
 
 def sentences(paragraph: str) -> list[str]:
@@ -158,9 +242,21 @@ def sentences(paragraph: str) -> list[str]:
 
 def reports_something(sentence: str) -> bool:
     """Whether a sentence tells what happened (a past or reported act), not commentary."""
-    if _REPORTING.search(sentence):
+    if _REPORTING.search(sentence) or _STATEMENT.search(sentence):
         return True
     return any(m.group(1).lower() not in _NOT_SUBJECT for m in _PAST.finditer(sentence))
+
+
+def _headline(line: str) -> bool:
+    """A line without a final stop that reports nothing, or is short or in title case."""
+    if not reports_something(line):
+        return True
+    words = line.split()
+    long_words = [word for word in words if len(word) > 3]
+    capitals = sum(word[:1].isupper() for word in long_words)
+    attributed = re.search(r"\b(?:said|says|told|according to|reported)\b", line)
+    title_case = capitals >= TITLE_CASE * len(long_words) and not _PAST_VERB.search(line)
+    return title_case or (len(words) < HEADLINE_WORDS and not attributed)
 
 
 @dataclass
@@ -170,41 +266,123 @@ class Development:
     sentences: list[str]
     scores: list[dict[str, float]]
     label: str | None
-    figures: dict[str, float] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    own_words: list[str] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
+
+    @property
+    def decided_from(self) -> str:
+        """The words the category is decided from: a split clause without its borrowed subject."""
+        return " ".join(self.own_words or self.sentences)
 
 
 def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> list[Development]:
     """The developments an article reports, in the order it reports them."""
     groups: list[Development] = []
     for paragraph in paragraphs(text):
-        if not _ENDS_SENTENCE.search(paragraph):
+        if not _ENDS_SENTENCE.search(paragraph) and _headline(paragraph):
             continue  # a headline, a byline, a list of links
-        for index, sentence in enumerate(sentences(paragraph)):
-            result = lexicon.classify(sentence, categories, extract_figures(sentence))
-            label = result.category if result.strength >= lexicon.min_score else None
-            current = groups[-1] if groups else None
-            if current and _joins(sentence, index, current.label, label):
-                current.sentences.append(sentence)
-                current.scores.append(result.scores)
-                current.label = current.label or label
-            else:
-                groups.append(Development([sentence], [result.scores], label))
+        first = True
+        for sentence in sentences(paragraph):
+            if _FRAMING.match(sentence):
+                continue
+            parts = [
+                p
+                for part in re.split(r"(?<=;)\s+", sentence)
+                for p in clauses(part, lexicon, categories)
+            ]
+            for clause, own_words in parts:
+                _place(groups, clause, own_words.rstrip(";"), first, lexicon, categories)
+                first = False
     kept = []
     for group in groups:
-        group.figures = extract_figures(group.text)
+        if group.sentences[-1].endswith(";"):  # the clause after it became another development
+            group.sentences[-1] = group.sentences[-1][:-1] + "."
+        group.figures = find_figures(group.text, lexicon.actors_in)
         if group.figures or any(reports_something(s) for s in group.sentences):
             kept.append(group)
     return kept
 
 
-def _joins(sentence: str, index: int, current: str | None, label: str | None) -> bool:
+def _place(
+    groups: list[Development],
+    clause: str,
+    own_words: str,
+    first: bool,
+    lexicon: Lexicon,
+    categories: list[str],
+) -> None:
+    """Add a clause to the development before it, or start a new one with it."""
+    result = lexicon.classify(own_words, categories, _figure_names(own_words))
+    label = result.category if result.strength >= lexicon.min_score else None
+    counts = figures_by_name(own_words)
+    current = groups[-1] if groups else None
+    if (
+        current
+        and _joins(clause, first, current.label, label)
+        and not _counts_differ(current.counts, counts)
+    ):
+        current.counts = {**counts, **current.counts}
+        current.sentences.append(clause)
+        current.own_words.append(own_words)
+        current.scores.append(result.scores)
+        current.label = current.label or label
+    else:
+        groups.append(Development([clause], [result.scores], label, [], [own_words], dict(counts)))
+
+
+def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tuple[str, str]]:
+    """A sentence, or its two halves when 'and <verb>' joins developments of different kinds.
+
+    Each comes with the words its category is decided from. The second half is shown with
+    the first half's subject ("The EU adopted sanctions and approved €1.5 billion" → "The EU
+    adopted sanctions", "The EU approved €1.5 billion") but decided without it.
+    """
+    if len(sentence) > LONGEST_SENTENCE:
+        return [(sentence, sentence)]  # not a sentence a reporter wrote: left whole
+    for join in _JOIN.finditer(sentence):
+        left, right = sentence[: join.start()], sentence[join.end() :]
+        if _SUBORDINATE.search(re.split(r"[,;:]", left)[-1]):
+            continue  # "…, which killed two and injured 16": one clause's verbs
+        first = lexicon.classify(left, categories, _figure_names(left))
+        second = lexicon.classify(right, categories, _figure_names(right))
+        if min(first.strength, second.strength) < lexicon.min_score:
+            continue
+        _, _, rest = right.partition(" ")  # what the second verb acts on: a pledge needs an object
+        if lexicon.classify(rest, categories, _figure_names(rest)).strength < lexicon.min_score:
+            continue
+        if first.category != second.category and second.predicate:
+            verb = lexicon.predicates.search(left)
+            subject = left[: verb.start] if verb else ""
+            left = left.rstrip(",") + "."
+            return [(left, left), (subject + right, right)]
+    return [(sentence, sentence)]
+
+
+def _counts_differ(counts: dict[str, float], clause_counts: dict[str, float]) -> bool:
+    """'Ukraine downed 63 drones; Russia said it downed 62': another count of the same figure
+    is another development, not more of this one."""
+    return any(counts.get(name, value) != value for name, value in clause_counts.items())
+
+
+@lru_cache(maxsize=1024)
+def figures_by_name(text: str) -> dict[str, float]:
+    """The figures of a clause, by name; a clause is read several times while it is placed."""
+    return {figure.name: figure.value for figure in find_figures(text)}
+
+
+def _figure_names(text: str) -> list[str]:
+    return list(figures_by_name(text))
+
+
+def _joins(sentence: str, first: bool, current: str | None, label: str | None) -> bool:
     """Whether a sentence goes on the development before it rather than starting one."""
     agrees = not (current and label and current != label)
-    if index == 0:
+    if first:
         return agrees and bool(_CONTINUES_PARAGRAPH.search(sentence))
     return agrees or bool(_CONTINUES.match(sentence))
 
@@ -214,16 +392,23 @@ def people_in(text: str) -> list[str]:
     return list(dict.fromkeys(match.group(1) for match in _PERSON.finditer(text)))
 
 
-def title_for(group: Development, category: str) -> str:
-    """The sentence that says most about the category, without its lead clause, kept short."""
-    scored = zip(group.scores, group.sentences, strict=True)
-    _, sentence = max(scored, key=lambda pair: pair[0].get(category, 0))
+def title_for(group: Development, category: str, min_score: float = 0.0) -> str:
+    """The first sentence that is about the category (else the one that says most about it),
+    without its lead clause, kept short."""
+    scored = list(zip(group.scores, group.sentences, strict=True))
+    about = [
+        sentence
+        for scores, sentence in scored
+        if scores.get(category, 0) >= min_score
+        and scores.get(category, 0) == max(scores.values(), default=0)
+    ]
+    sentence = about[0] if about else max(scored, key=lambda pair: pair[0].get(category, 0))[1]
     sentence = _LEAD.sub("", sentence, count=1)
     if _PRONOUN.match(sentence):
         people = people_in(group.text)
         sentence = _PRONOUN.sub(people[0], sentence, count=1) if people else sentence
     sentence = sentence[:1].upper() + sentence[1:]
-    return shorten(sentence.rstrip("."))
+    return shorten(sentence.rstrip(".;"))
 
 
 def shorten(sentence: str, limit: int = TITLE_LENGTH) -> str:
@@ -237,8 +422,16 @@ def shorten(sentence: str, limit: int = TITLE_LENGTH) -> str:
 
 
 def occurred_at(text: str, published: datetime, has_clock: bool) -> tuple[datetime, str | None]:
-    """When it happened, from the first time phrase, resolved against the publication time."""
-    match = _WHEN.search(text)
+    """When it happened, from its first time phrase (not a background one: 'since 24 February'),
+    resolved against the publication time."""
+    match = next(
+        (
+            m
+            for m in _WHEN.finditer(text)
+            if not _BACKGROUND.search(text[max(0, m.start() - 30) : m.start()])
+        ),
+        None,
+    )
     day = published.date()
     zone = published.tzinfo
     if match is None:
@@ -302,23 +495,73 @@ def extract_events(
     context = {"zone": zone, "categories": categories}
     events: dict[str, Event] = {}
     for group in find_developments(text, lexicon, categories):
-        result = lexicon.classify(group.text, categories, group.figures)
+        figures = {f.name: f.value for f in group.figures}
+        result = lexicon.classify(group.decided_from, categories, figures)
         at, phrase = occurred_at(group.text, when, has_clock)
         place = lexicon.place_in(group.text)
+        importance, why = importance_of(result.category, figures, group.text)
         record = {
             "occurred_at": at,
             "category": result.category,
-            "title": title_for(group, result.category),
+            "title": title_for(group, result.category, lexicon.min_score),
             "summary": group.text,
             "location": {"place": place[0], "country": place[1]} if place else {},
             "actors": [*people_in(group.text), *lexicon.actors_in(group.text)],
-            "figures": group.figures,
+            "figures": figures,
+            "figure_notes": figure_notes(group.figures),
             "sources": [{"name": source, "url": url}],
-            "classification": {**result.as_record(lexicon.min_score), "time_phrase": phrase},
+            "importance": importance,
+            "classification": {
+                **result.as_record(lexicon.min_score),
+                "confidence": confidence(result, group),
+                "importance_reason": why,
+                "time_phrase": phrase,
+            },
         }
         event = Event.model_validate(record, context=context)
         events.setdefault(event.id, event)
     return list(events.values())
+
+
+def figure_notes(figures: list[Figure]) -> dict[str, FigureNote]:
+    """What each figure's bare number loses: qualifier, side, unit, a range's top."""
+    notes = {}
+    for figure in figures:
+        note = FigureNote(
+            qualifier=figure.qualifier, side=figure.side, unit=figure.unit, upper=figure.upper
+        )
+        if note != FigureNote():
+            notes[figure.name] = note
+    return notes
+
+
+def confidence(result: Classification, group: Development) -> float:
+    """The category's confidence, lowered when the text has numbers no figure was made of."""
+    numbers = len(_NUMBER.findall(group.text))
+    if numbers > len(group.figures):
+        return round(result.confidence * 0.85, 2)
+    return result.confidence
+
+
+def importance_of(category: str, figures: dict[str, float], text: str) -> tuple[int, str]:
+    """1–5 from what happened: deaths, the scale of an attack or a pledge, who acted."""
+    killed, injured = figures.get("killed", 0), figures.get("injured", 0)
+    launched = figures.get("drones_launched", 0) + figures.get("missiles_launched", 0)
+    money = max((v for n, v in figures.items() if n.startswith("aid_value_")), default=0)
+    if killed >= MANY_KILLED:
+        return 5, f"{killed:g} killed"
+    if killed:
+        return 4, f"{killed:g} killed"
+    if injured >= MANY_KILLED:
+        return 4, f"{injured:g} injured"
+    if launched >= LARGE_ATTACK:
+        return 4, f"{launched:g} drones and missiles launched"
+    if money >= LARGE_PLEDGE:
+        return 4, f"{money / 1e9:g} billion in aid"
+    leader = _HEAD_OF_STATE.search(text)
+    if leader and category == "diplomatic":
+        return 4, f"a head of state or government acting ({leader.group(0)})"
+    return 3, "no deaths, no large attack or pledge, no head of state"
 
 
 @dataclass(frozen=True)

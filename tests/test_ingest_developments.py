@@ -1,0 +1,230 @@
+"""What issue 10 found wrong on real news, as a user of `briefing ingest text` meets it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from briefing.ingest.figures import find_figures
+from briefing.ingest.text import extract_events
+from tests.ingest_fixtures import make_settings
+
+ROUNDUP = """Ukraine war roundup
+
+This is our live coverage of the war in Ukraine.
+
+- Russia launched 19 drones as well as six missiles overnight; air defences destroyed 13 of the drones and one missile, the air force said
+- Russian forces deployed 43 missiles and 74 drones against the Kharkiv region on Tuesday
+- A man was killed in a drone attack on Kherson, the governor said
+- Russian troops fired on the Nikopol district 40 times, launching 60 projectiles; no casualties were reported
+- Foreign Minister Andrii Sybiha said the attack was a war crime
+- The EU allocated €500 million in humanitarian aid and adopted four packages of sanctions
+- Japan pledged a total of ¥15 billion in grant aid
+- A Russian strike hit a UN humanitarian convoy near the front line in Donetsk
+- Ukraine's air defences downed 63 Russian drones; Russia said it downed 62 Ukrainian drones
+"""  # noqa: E501
+
+
+@pytest.fixture
+def roundup_events(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "briefing.toml").write_text('timezone = "Europe/Kyiv"\n')
+    article = tmp_path / "roundup.txt"
+    article.write_text(ROUNDUP, encoding="utf-8")
+    result = cli(
+        *("ingest", "text", article, "--published", "2025-03-12", "--source", "Wire"),
+        *("--dry-run", "--json"),
+    )
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def _find(events: list[dict], words: str) -> dict:
+    (found,) = [e for e in events if words in e["summary"]]
+    return found
+
+
+def test_each_bullet_and_each_kind_of_development_is_its_own_event(roundup_events):
+    assert [e["category"] for e in roundup_events] == [
+        *("military", "military", "military", "military", "diplomatic", "aid", "diplomatic"),
+        *("aid", "humanitarian", "military", "military"),
+    ]
+    assert not any("live coverage" in e["summary"] for e in roundup_events)
+    assert not any("roundup" in e["summary"] for e in roundup_events)
+
+
+def test_counts_the_figure_list_had_no_name_for(roundup_events):
+    assert _find(roundup_events, "19 drones")["figures"] == {
+        "drones_launched": 19,
+        "missiles_launched": 6,
+        "drones_destroyed": 13,
+        "missiles_destroyed": 1,
+    }
+    assert _find(roundup_events, "deployed 43")["figures"] == {
+        "missiles_launched": 43,
+        "drones_launched": 74,
+    }
+    assert _find(roundup_events, "A man was killed")["figures"] == {"killed": 1}
+    nikopol = _find(roundup_events, "Nikopol")
+    assert nikopol["figures"] == {"times_fired": 40, "projectiles_launched": 60}
+    assert nikopol["category"] == "military"
+    assert "60 projectiles; no casualties were reported" in nikopol["summary"]
+
+
+def test_money_is_stored_once_in_its_own_currency(roundup_events):
+    aid = _find(roundup_events, "€500 million")
+    assert aid["figures"] == {"aid_value_eur": 500e6}
+    assert aid["figure_notes"]["aid_value_eur"]["unit"] == "EUR"
+    assert "sanctions" not in aid["summary"]
+    sanctions = _find(roundup_events, "packages of sanctions")
+    assert sanctions["title"] == "The EU adopted four packages of sanctions"
+    assert _find(roundup_events, "¥15 billion")["figures"] == {"aid_value_jpy": 15e9}
+
+
+def test_two_sides_counts_are_two_events_with_their_sides(roundup_events):
+    ukraine = _find(roundup_events, "63 Russian drones")
+    russia = _find(roundup_events, "62 Ukrainian drones")
+    assert ukraine["figures"] == {"drones_destroyed": 63}
+    assert ukraine["summary"] == "Ukraine's air defences downed 63 Russian drones."
+    assert ukraine["figure_notes"]["drones_destroyed"]["side"] == "Ukraine"
+    assert russia["figures"] == {"drones_destroyed": 62}
+    assert russia["figure_notes"]["drones_destroyed"]["side"] == "Russia"
+
+
+def test_every_event_explains_its_category_and_importance(roundup_events):
+    for event in roundup_events:
+        reason = event["classification"]
+        assert 0 < reason["confidence"] <= 1
+        assert reason["reasons"] and all(isinstance(r, str) for r in reason["reasons"])
+        assert reason["importance_reason"]
+    convoy = _find(roundup_events, "UN humanitarian convoy")["classification"]
+    assert any("humanitarian convoy" in r for r in convoy["reasons"])
+    killed = _find(roundup_events, "A man was killed")
+    assert (killed["importance"], killed["classification"]["importance_reason"]) == (4, "1 killed")
+    statement = _find(roundup_events, "war crime")["classification"]
+    assert any("Foreign Minister" in r and "diplomatic" in r for r in statement["reasons"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Two dozen people were evacuated from Vovchansk.", [("evacuated", 24, None, None)]),
+        (
+            "Between 45 and 52 percent of the grid was damaged.",
+            [("grid_percent", 45, None, 52)],
+        ),
+        (
+            "At least 50 percent of the harvest was lost.",
+            [("harvest_percent", 50, "at least", None)],
+        ),
+        (
+            "Up to 1,000 troops crossed the border; about 11 tanks followed.",
+            [
+                ("troops_crossed", 1000, "up to", None),
+                ("tanks_followed", 11, "approximately", None),
+            ],
+        ),
+        (
+            "Kyiv received ₴2.5bn, £300m and C$40 million in budget support.",
+            [
+                ("aid_value_uah", 2.5e9, None, None),
+                ("aid_value_gbp", 300e6, None, None),
+                ("aid_value_cad", 40e6, None, None),
+            ],
+        ),
+        (
+            "The air force intercepted 18 of 22 cruise missiles.",
+            [("missiles_intercepted", 18, None, None), ("missiles_launched", 22, None, None)],
+        ),
+        (
+            "Russian forces shelled 24 settlements, the governor said.",
+            [("settlements_shelled", 24, None, None)],
+        ),
+        (
+            "The EU widened its list, adding 52 vessels and stopping 3 banks.",
+            [("vessels_added", 52, None, None), ("banks_stopped", 3, None, None)],
+        ),
+        (
+            "Some 200 children were returned to Ukraine.",
+            [("children_returned", 200, "approximately", None)],
+        ),
+    ],
+)
+def test_figures_are_an_open_set_with_their_notes(text, expected):
+    found = [(f.name, f.value, f.qualifier, f.upper) for f in find_figures(text)]
+    assert found == expected
+
+
+def test_negation_and_background_do_not_count(tmp_path):
+    settings = make_settings(tmp_path)
+    published = date(2025, 3, 12)
+    (event,) = extract_events(
+        "Russian drones hit a warehouse in Odesa on Monday, the governor said. No casualties "
+        "were reported, and the port has been shelled daily since February 24.",
+        published=published,
+        source="Wire",
+        url=None,
+        settings=settings,
+    )
+    assert event.category == "military" and "killed" not in event.figures
+    assert event.occurred_at == datetime(2025, 3, 10, tzinfo=ZoneInfo("Europe/Kyiv"))
+    (denial,) = extract_events(
+        "The Kremlin denied launching missiles at Kyiv, spokesman Dmitry Peskov said.",
+        published=published,
+        source="Wire",
+        url=None,
+        settings=settings,
+    )
+    assert denial.category == "diplomatic", denial.classification["reasons"]
+    assert any('"denied"' in r for r in denial.classification["reasons"])
+    (no_launch,) = extract_events(
+        "Russia did not launch missiles at Kyiv on Monday; its envoy met officials in Geneva.",
+        published=published,
+        source="Wire",
+        url=None,
+        settings=settings,
+    )
+    assert no_launch.category == "diplomatic", no_launch.classification["reasons"]
+    assert any('negated "launch' in r for r in no_launch.classification["reasons"])
+
+
+def test_a_paragraph_without_a_final_stop_is_kept_and_a_headline_is_not(tmp_path):
+    events = extract_events(
+        "Kyiv hit by drones\n\nRussia launched 40 drones at Kyiv overnight, the mayor said",
+        published=date(2025, 3, 12),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert [e.figures for e in events] == [{"drones_launched": 40}]
+
+
+def test_the_title_is_the_developments_lead_sentence(tmp_path):
+    (event,) = extract_events(
+        "Russia launched 116 drones and three missiles at Ukraine overnight, the air force said. "
+        "Air defences shot down 59 drones.",
+        published=date(2024, 10, 26),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert event.title.startswith("Russia launched 116 drones")
+    assert event.figures == {"drones_launched": 116, "missiles_launched": 3, "drones_destroyed": 59}
+
+
+def test_the_party_that_reports_a_count_is_not_taken_for_its_side(tmp_path):
+    (reported, own) = extract_events(
+        "The Ukrainian air force reports that 116 drones were launched overnight.\n\n"
+        "Russia's defence ministry said its air defences had shot down 337 Ukrainian drones.",
+        published=date(2024, 10, 26),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert reported.figures == {"drones_launched": 116}
+    assert "drones_launched" not in reported.figure_notes  # no side, no qualifier, no unit
+    assert own.figure_notes["drones_destroyed"].side == "Russia"
