@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from datetime import date, datetime, time
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,30 +21,87 @@ from pydantic import (
 )
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+END_OF_RANGE = datetime(9999, 1, 1, tzinfo=UTC)
+"""Times are kept within the years 2 to 9998 (UTC): the year on either side leaves room for time
+zones, whole days and windows, so no date arithmetic overflows."""
+
+FIGURE_LIMIT = 1e15
+"""The largest magnitude of a key figure, so that sums over any number of events stay finite."""
+
+
+def refuse_control_characters(text: str) -> str:
+    """`text` unchanged, or ValueError if it holds a control character other than tab and newline.
+
+    Such characters break terminals (escape sequences), PostgreSQL (NUL) and documents.
+    """
+    found = _CONTROL.search(text)
+    if found:
+        raise ValueError(
+            f"control character U+{ord(found.group()):04X} at position {found.start() + 1}"
+            " (only tab and newline are allowed)"
+        )
+    return text
+
+
+def without_control_characters(text: str) -> str:
+    """`text` with each control character other than tab and newline replaced by a space."""
+    return _CONTROL.sub(" ", text)
+
+
+def within_supported_range(moment: datetime) -> datetime:
+    """`moment` (aware) unchanged, or ValueError if it lies outside the years 2 to 9998 UTC."""
+    try:
+        inside = EARLIEST <= moment.astimezone(UTC) < END_OF_RANGE
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the supported range (the years 2 to 9998, UTC)"
+        )
+    return moment
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    """Read back from the store: checked on the way in, and older rows may predate a check."""
+    return bool((info.context or {}).get("stored"))
+
+
+def _plain_text(value: str, info: ValidationInfo) -> str:
+    return value if _is_stored(info) else refuse_control_characters(value)
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+"""A stored text field: no control characters except tab and newline."""
 
 
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    country: str | None = None
-    place: str | None = None
+    country: PlainText | None = None
+    place: PlainText | None = None
 
 
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
-    url: str | None = None
+    name: PlainText = Field(min_length=1)
+    url: PlainText | None = None
 
     @field_validator("url")
     @classmethod
     def _web_address(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{value!r} is not an http or https address")
-        return value
+        return web_address(value) if value else None
+
+
+def web_address(value: str) -> str:
+    """`value` unchanged if it is an http or https address, else ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http or https address")
+    return value
 
 
 Qualifier = Literal["approximately", "at least", "more than", "up to", "at most", "fewer than"]
@@ -59,9 +117,16 @@ class FigureNote(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     qualifier: Qualifier | None = None
-    side: str | None = Field(default=None, max_length=100)
-    unit: str | None = Field(default=None, max_length=20)
+    side: PlainText | None = Field(default=None, max_length=100)
+    unit: PlainText | None = Field(default=None, max_length=20)
     upper: float | None = None
+
+    @field_validator("upper")
+    @classmethod
+    def _bounded(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and not _is_stored(info):
+            check_figure("upper", value)
+        return value
 
 
 class Event(BaseModel):
@@ -69,19 +134,19 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: PlainText
     occurred_at: datetime
-    category: str
-    subtype: str | None = None
-    title: str = Field(min_length=1, max_length=500)
-    summary: str = ""
+    category: PlainText
+    subtype: PlainText | None = None
+    title: PlainText = Field(min_length=1, max_length=500)
+    summary: PlainText = ""
     location: Location = Field(default_factory=Location)
-    actors: list[str] = Field(default_factory=list)
-    figures: dict[str, float] = Field(default_factory=dict)
-    figure_notes: dict[str, FigureNote] = Field(default_factory=dict)
+    actors: list[PlainText] = Field(default_factory=list)
+    figures: dict[PlainText, float] = Field(default_factory=dict)
+    figure_notes: dict[PlainText, FigureNote] = Field(default_factory=dict)
     sources: list[Source] = Field(default_factory=list)
     importance: int = Field(default=3, ge=1, le=5)
-    tags: list[str] = Field(default_factory=list)
+    tags: list[PlainText] = Field(default_factory=list)
     classification: dict[str, Any] | None = None
 
     @model_validator(mode="before")
@@ -101,7 +166,8 @@ class Event(BaseModel):
     @classmethod
     def _time(cls, value: Any, info: ValidationInfo) -> datetime:
         zone = (info.context or {}).get("zone") or ZoneInfo("UTC")
-        return parse_time(value, zone)
+        moment = parse_time(value, zone)
+        return moment if _is_stored(info) else within_supported_range(moment)
 
     @field_validator("category")
     @classmethod
@@ -113,13 +179,19 @@ class Event(BaseModel):
 
     @field_validator("figures", mode="before")
     @classmethod
-    def _numbers(cls, value: Any) -> Any:
-        if isinstance(value, dict):
+    def _numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict) and not _is_stored(info):
             for name, number in value.items():
                 if isinstance(number, bool) or not isinstance(number, int | float):
                     raise ValueError(f"{name}: {number!r} is not a number")
-                if not math.isfinite(number):
-                    raise ValueError(f"{name}: {number!r} is not a finite number")
+                check_figure(name, number)
+        return value
+
+    @field_validator("classification")
+    @classmethod
+    def _classification_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if not _is_stored(info):
+            _refuse_nested_control_characters(value)
         return value
 
     @model_validator(mode="after")
@@ -133,6 +205,28 @@ class Event(BaseModel):
     def sort_key(self) -> tuple[int, float]:
         """Most important first, then most recent first."""
         return (-self.importance, -self.occurred_at.timestamp())
+
+
+def check_figure(name: str, number: float) -> None:
+    """ValueError unless `number` is finite and within ±FIGURE_LIMIT, so sums never overflow."""
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: {number!r} is not a finite number")
+    if abs(number) > FIGURE_LIMIT:
+        raise ValueError(
+            f"{name}: {number!r} is beyond ±{FIGURE_LIMIT:.0e}, the largest figure kept"
+        )
+
+
+def _refuse_nested_control_characters(value: Any) -> None:
+    if isinstance(value, str):
+        refuse_control_characters(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nested_control_characters(key)
+            _refuse_nested_control_characters(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nested_control_characters(item)
 
 
 def parse_time(value: Any, zone: ZoneInfo) -> datetime:

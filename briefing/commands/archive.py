@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json, print_table
 
 
 @click.group()
@@ -25,21 +25,21 @@ def list_(app: App, brief: str | None, as_json: bool) -> None:
     if as_json:
         print_json(editions)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("id", "brief", "window (UTC)", "events", "pages", "created", "path", box=None)
-    for item in editions:
-        table.add_row(
-            str(item["edition_id"]),
-            item["brief"],
-            f"{item['window_start'][:16]} → {item['window_end'][:16]}",
-            str(item["events"]),
-            str(item["pages"] or "-"),
-            item["created_at"][:16],
-            item["path"],
-        )
-    Console().print(table)
+    print_table(
+        ("id", "brief", "window (UTC)", "events", "pages", "created", "path"),
+        (
+            (
+                item["edition_id"],
+                item["brief"],
+                f"{item['window_start'][:16]} → {item['window_end'][:16]}",
+                item["events"],
+                item["pages"] or "-",
+                item["created_at"][:16],
+                item["path"],
+            )
+            for item in editions
+        ),
+    )
 
 
 @archive.command("show")
@@ -57,7 +57,7 @@ def show(app: App, edition_id: int, as_json: bool) -> None:
         print_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:>13}: {value}")
+        echo(f"{key:>13}: {value}")
 
 
 @archive.command("verify")
@@ -81,7 +81,7 @@ def verify(app: App, brief: str | None, as_json: bool) -> None:
         )
     else:
         for check in problems:
-            click.echo(f"edition {check.edition.id}: {check.problem}", err=True)
+            echo(f"edition {check.edition.id}: {check.problem}", err=True)
         app.say(f"{len(checks)} editions checked, {len(problems)} problems")
     if problems:
         raise SystemExit(1)

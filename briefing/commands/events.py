@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, json_option, pass_app, print_json, print_table
 from briefing.ingest.files import FORMATS, read_events
 
 
@@ -91,17 +91,17 @@ def list_(app: App, since: str | None, until: str | None, categories, as_json: b
     if as_json:
         print_json([event.model_dump(mode="json") for event in found])
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(f"time ({zone.key})", "category", "imp.", "title", "id", box=None)
-    for event in found:
-        table.add_row(
-            f"{event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}",
-            event.category,
-            str(event.importance),
-            event.title,
-            event.id,
-        )
-    Console().print(table)
+    print_table(
+        (f"time ({zone.key})", "category", "imp.", "title", "id"),
+        (
+            (
+                f"{event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                event.category,
+                event.importance,
+                event.title,
+                event.id,
+            )
+            for event in found
+        ),
+    )
     app.say(f"{len(found)} events")

@@ -10,6 +10,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from briefing.errors import BriefingError, InputError
+from briefing.event import refuse_control_characters
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ def normalise_address(text: str) -> str:
 
 
 def clean_name(text: str | None) -> str | None:
-    """A display name on one line, or None when blank."""
-    cleaned = " ".join((text or "").split())
+    """A display name on one line, or None when blank; ValueError if it has control characters."""
+    cleaned = refuse_control_characters(" ".join((text or "").split()))
     return cleaned[:200] or None
 
 

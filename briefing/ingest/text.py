@@ -15,9 +15,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from briefing.config import Settings
-from briefing.errors import InputError
-from briefing.event import Event
+from briefing.errors import InputError, validation_problems
+from briefing.event import Event, without_control_characters
 from briefing.ingest.classify import Lexicon, lexicon_for
 from briefing.ingest.dedupe import store_events
 from briefing.ingest.figures import extract_figures
@@ -130,7 +132,7 @@ def read_article(path: str) -> str:
 
 def paragraphs(text: str) -> list[str]:
     """Blank-line separated blocks (inner line breaks joined), or lines when there are none."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = without_control_characters(text.replace("\r\n", "\n").replace("\r", "\n"))
     blocks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
     return [" ".join(block.split()) for block in blocks if block.strip()]
 
@@ -309,7 +311,11 @@ def extract_events(
             "sources": [{"name": source, "url": url}],
             "classification": {**result.as_record(lexicon.min_score), "time_phrase": phrase},
         }
-        event = Event.model_validate(record, context=context)
+        try:
+            event = Event.model_validate(record, context=context)
+        except ValidationError as exc:
+            field, message = validation_problems(exc)[0]
+            raise InputError(f"an event found in the text is refused: {field}: {message}") from None
         events.setdefault(event.id, event)
     return list(events.values())
 

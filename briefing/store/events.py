@@ -52,7 +52,8 @@ class EventRow(Base):
                 "importance": self.importance,
                 "tags": self.tags,
                 "classification": self.classification,
-            }
+            },
+            context={"stored": True},
         )
 
 
