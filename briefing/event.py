@@ -5,22 +5,24 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+_WEB_ADDRESS = re.compile(r"\s*https?://[^/?#\s]", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
@@ -69,26 +71,18 @@ def _is_stored(info: ValidationInfo) -> bool:
     return bool((info.context or {}).get("stored"))
 
 
-def _plain_text(value: str, info: ValidationInfo) -> str:
-    return value if _is_stored(info) else refuse_control_characters(value)
-
-
-PlainText = Annotated[str, AfterValidator(_plain_text)]
-"""A stored text field: no control characters except tab and newline."""
-
-
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    country: PlainText | None = None
-    place: PlainText | None = None
+    country: str | None = None
+    place: str | None = None
 
 
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: PlainText = Field(min_length=1)
-    url: PlainText | None = None
+    name: str = Field(min_length=1)
+    url: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -98,8 +92,7 @@ class Source(BaseModel):
 
 def web_address(value: str) -> str:
     """`value` unchanged if it is an http or https address, else ValueError."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not _WEB_ADDRESS.match(value):
         raise ValueError(f"{value!r} is not an http or https address")
     return value
 
@@ -117,8 +110,8 @@ class FigureNote(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     qualifier: Qualifier | None = None
-    side: PlainText | None = Field(default=None, max_length=100)
-    unit: PlainText | None = Field(default=None, max_length=20)
+    side: str | None = Field(default=None, max_length=100)
+    unit: str | None = Field(default=None, max_length=20)
     upper: float | None = None
 
     @field_validator("upper")
@@ -134,19 +127,19 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: PlainText
+    id: str
     occurred_at: datetime
-    category: PlainText
-    subtype: PlainText | None = None
-    title: PlainText = Field(min_length=1, max_length=500)
-    summary: PlainText = ""
+    category: str
+    subtype: str | None = None
+    title: str = Field(min_length=1, max_length=500)
+    summary: str = ""
     location: Location = Field(default_factory=Location)
-    actors: list[PlainText] = Field(default_factory=list)
-    figures: dict[PlainText, float] = Field(default_factory=dict)
-    figure_notes: dict[PlainText, FigureNote] = Field(default_factory=dict)
+    actors: list[str] = Field(default_factory=list)
+    figures: dict[str, float] = Field(default_factory=dict)
+    figure_notes: dict[str, FigureNote] = Field(default_factory=dict)
     sources: list[Source] = Field(default_factory=list)
     importance: int = Field(default=3, ge=1, le=5)
-    tags: list[PlainText] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
     classification: dict[str, Any] | None = None
 
     @model_validator(mode="before")
@@ -187,12 +180,51 @@ class Event(BaseModel):
                 check_figure(name, number)
         return value
 
-    @field_validator("classification")
-    @classmethod
-    def _classification_text(cls, value: Any, info: ValidationInfo) -> Any:
-        if not _is_stored(info):
-            _refuse_nested_control_characters(value)
-        return value
+    @model_validator(mode="after")
+    def _plain_texts(self, info: ValidationInfo) -> Event:
+        """No control characters in any stored text, checked in one pass (imports are large)."""
+        if _is_stored(info) or not _CONTROL.search(self._all_text()):
+            return self
+        problems = []
+        for loc, text in self._texts():
+            try:
+                refuse_control_characters(text)
+            except ValueError as exc:
+                kind = PydanticCustomError("control_character", "{problem}", {"problem": str(exc)})
+                problems.append(InitErrorDetails(type=kind, loc=loc, input=text))
+        # Raised whole, so each problem keeps its field's place (a ValueError would lose it).
+        raise ValidationError.from_exception_data(type(self).__name__, problems)
+
+    def _all_text(self) -> str:
+        """Every stored text run together: one search finds whether any has a control character."""
+        parts = [self.id, self.category, self.subtype or "", self.title, self.summary]
+        parts += (self.location.country or "", self.location.place or "")
+        parts += (*self.actors, *self.tags, *self.figures)
+        for note in self.figure_notes.values():
+            parts += (note.side or "", note.unit or "")
+        for source in self.sources:
+            parts += (source.name, source.url or "")
+        parts += _nested_texts(self.classification)
+        return "".join(parts)
+
+    def _texts(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Every stored text with where it sits, as pydantic would name it."""
+        for name in ("id", "category", "subtype", "title", "summary"):
+            yield (name,), getattr(self, name) or ""
+        yield ("location", "country"), self.location.country or ""
+        yield ("location", "place"), self.location.place or ""
+        for name in ("actors", "tags"):
+            yield from (((name, index), text) for index, text in enumerate(getattr(self, name)))
+        for name in self.figures:
+            yield ("figures", name, "[key]"), name
+        for name, note in self.figure_notes.items():
+            yield ("figure_notes", name, "[key]"), name
+            yield ("figure_notes", name, "side"), note.side or ""
+            yield ("figure_notes", name, "unit"), note.unit or ""
+        for index, source in enumerate(self.sources):
+            yield ("sources", index, "name"), source.name
+            yield ("sources", index, "url"), source.url or ""
+        yield from ((("classification",), text) for text in _nested_texts(self.classification))
 
     @model_validator(mode="after")
     def _notes_name_figures(self) -> Event:
@@ -217,16 +249,17 @@ def check_figure(name: str, number: float) -> None:
         )
 
 
-def _refuse_nested_control_characters(value: Any) -> None:
+def _nested_texts(value: Any) -> Iterator[str]:
+    """Every string in a JSON-like value, keys included."""
     if isinstance(value, str):
-        refuse_control_characters(value)
+        yield value
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_nested_control_characters(key)
-            _refuse_nested_control_characters(item)
+            yield from _nested_texts(key)
+            yield from _nested_texts(item)
     elif isinstance(value, list):
         for item in value:
-            _refuse_nested_control_characters(item)
+            yield from _nested_texts(item)
 
 
 def parse_time(value: Any, zone: ZoneInfo) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from briefing.commands import App, json_option, pass_app, print_json, print_table
-from briefing.ingest.files import FORMATS, read_events
+from briefing.ingest.files import FORMATS, read_event_chunks
 
 
 @click.group()
@@ -23,21 +23,26 @@ def import_(
     app: App, files: tuple[str, ...], fmt: str | None, dry_run: bool, as_json: bool
 ) -> None:
     """Import FILES (JSON array, JSON Lines or CSV; '-' reads stdin), all or nothing."""
-    from briefing.store.events import upsert_events
+    from briefing.store.events import import_events
 
-    parsed = read_events(list(files), app.settings, fmt)
-    result = {"valid": len(parsed), "added": 0, "updated": 0, "dry_run": dry_run}
-    if not dry_run:
+    chunks = read_event_chunks(list(files), app.settings, fmt)
+    result = {"valid": 0, "added": 0, "updated": 0, "dry_run": dry_run}
+    if dry_run:
+        result["valid"] = sum(len(chunk) for chunk in chunks)
+    else:
         with app.store.session() as session:
-            counts = upsert_events(session, parsed)
-        result.update(added=counts.added, updated=counts.updated)
+            counts = import_events(session, chunks)
+        result.update(
+            valid=counts.added + counts.updated, added=counts.added, updated=counts.updated
+        )
     if as_json:
         print_json(result)
     elif dry_run:
-        app.say(f"{len(parsed)} valid events; nothing stored (--dry-run)")
+        app.say(f"{result['valid']} valid events; nothing stored (--dry-run)")
     else:
         app.say(
-            f"imported {len(parsed)} events: {result['added']} added, {result['updated']} updated"
+            f"imported {result['valid']} events: {result['added']} added, "
+            f"{result['updated']} updated"
         )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.event import Event
@@ -90,6 +90,34 @@ def upsert_events(session: Session, events: Iterable[Event]) -> UpsertCounts:
     session.flush()
     updated = sum(1 for event_id in set(ids) if event_id in existing)
     return UpsertCounts(added=len(set(ids)) - updated, updated=updated)
+
+
+def import_events(session: Session, chunks: Iterable[Sequence[Event]]) -> UpsertCounts:
+    """Store chunks of events in the session's transaction; a stored id is replaced.
+
+    One INSERT … ON CONFLICT per chunk, without loading rows: imports of any size take memory
+    for one chunk. Columns that are not the event's own (created_at, reviews) are kept.
+    """
+    added = updated = 0
+    for chunk in chunks:
+        ids = [event.id for event in chunk]
+        stored = session.scalar(select(func.count()).where(EventRow.id.in_(ids)))
+        stamp = now()
+        rows = [{**_columns(event), "created_at": stamp, "updated_at": stamp} for event in chunk]
+        session.connection().execute(_upsert(session, list(rows[0])), rows)
+        updated += stored
+        added += len(ids) - stored
+    return UpsertCounts(added=added, updated=updated)
+
+
+def _upsert(session: Session, columns: list[str]):
+    """INSERT that replaces the given columns of a stored row, except its id and created_at."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(EventRow.__table__)
+    replaced = {name: insert.excluded[name] for name in columns if name not in ("id", "created_at")}
+    return insert.on_conflict_do_update(index_elements=["id"], set_=replaced)
 
 
 def events_between(
