@@ -206,10 +206,9 @@ def _records(path: str, fmt: str | None) -> Iterator[Record]:
     with _opened(path) as handle:
         try:
             head = handle.read(_READ_AHEAD)
-            start = head.lstrip(
-                b"\xef\xbb\xbf \t\r\n" if isinstance(head, bytes) else "\ufeff \t\r\n"
-            )
-            first = start[:1].decode("ascii", "replace") if isinstance(start, bytes) else start[:1]
+            first = _first_character(head)
+            if not first and len(head) < _READ_AHEAD:
+                return  # only white space: no records, whatever the format
             kind = _detect(path, first, fmt)
             if kind == "json":
                 yield from _json_records(name, _blocks(name, head, handle))
@@ -318,8 +317,15 @@ class _ArrayReader:
 
 
 def _csv_records(name: str, lines: Iterator[str]) -> Iterator[Record]:
+    read = 0  # lines given to the reader: its own count lags at a last line without an ending
+
+    def counted() -> Iterator[str]:
+        nonlocal read
+        for read, line in enumerate(lines, start=1):  # noqa: B007
+            yield line
+
     # strict: a file cut off inside a quoted field is an error, not a shorter last value.
-    reader = csv.DictReader(lines, strict=True)
+    reader = csv.DictReader(counted(), strict=True)
     try:
         if not reader.fieldnames:
             raise InputError(f"{name}: empty CSV file (expected a header row)")
@@ -332,7 +338,7 @@ def _csv_records(name: str, lines: Iterator[str]) -> Iterator[Record]:
             except ValueError as exc:
                 yield Record(name, reader.line_num, None, str(exc))
     except csv.Error as exc:
-        raise InputError(f"{name}:{reader.line_num}: malformed CSV: {exc}") from None
+        raise InputError(f"{name}:{read}: malformed CSV: {exc}") from None
 
 
 def _csv_event(row: dict[str, str]) -> dict[str, Any]:
