@@ -7,6 +7,7 @@ as a user runs it; stored text that predates the checks is printed escaped, neve
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -189,3 +190,17 @@ def test_messages_escape_control_characters(cli):
     result = cli("events", "import", "evil\x1b]0;PWNED\x07.json")
 
     assert one_line_error(result) == "error: evil\\x1b]0;PWNED\\x07.json: no such file"
+
+
+def test_every_human_readable_print_goes_through_the_sanitiser():
+    """Commands print through `echo`/`print_table` (briefing.commands), never around them."""
+    root = Path(__file__).resolve().parent.parent / "briefing"
+    printing = [root / "cli.py", *sorted((root / "commands").glob("*.py"))]
+    direct = [
+        f"{path.name}:{number}"
+        for path in printing
+        if path.name != "__init__.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"click\.echo\(|\bprint\(", line)
+    ]
+    assert direct == []
