@@ -118,7 +118,7 @@ class FigureNote(BaseModel):
     @classmethod
     def _bounded(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and not _is_stored(info):
-            check_figure("upper", value)
+            check_figure(value)
         return value
 
 
@@ -177,7 +177,7 @@ class Event(BaseModel):
             for name, number in value.items():
                 if isinstance(number, bool) or not isinstance(number, int | float):
                     raise ValueError(f"{name}: {number!r} is not a number")
-                check_figure(name, number)
+                check_figure(number, name)
         return value
 
     @model_validator(mode="after")
@@ -239,13 +239,14 @@ class Event(BaseModel):
         return (-self.importance, -self.occurred_at.timestamp())
 
 
-def check_figure(name: str, number: float) -> None:
+def check_figure(number: float, name: str | None = None) -> None:
     """ValueError unless `number` is finite and within ±FIGURE_LIMIT, so sums never overflow."""
+    prefix = f"{name}: " if name else ""
     if not math.isfinite(number):
-        raise ValueError(f"{name}: {number!r} is not a finite number")
+        raise ValueError(f"{prefix}{number!r} is not a finite number")
     if abs(number) > FIGURE_LIMIT:
         raise ValueError(
-            f"{name}: {number!r} is beyond ±{FIGURE_LIMIT:.0e}, the largest figure kept"
+            f"{prefix}{number!r} is beyond ±{FIGURE_LIMIT:.0e}, the largest figure kept"
         )
 
 

@@ -160,6 +160,15 @@ def test_a_figure_beyond_the_documented_bound_is_refused(cli, tmp_path, value):
     assert stored(cli) == []
 
 
+def test_a_figure_note_range_top_beyond_the_bound_is_refused(cli, tmp_path):
+    notes = {"killed": {"qualifier": "up to", "upper": 1e300}}
+    result = import_one(cli, tmp_path, {"figures": {"killed": 5}, "figure_notes": notes})
+
+    assert result.code == 1
+    assert "a.jsonl:1: figure_notes.killed.upper: 1e+300 is beyond ±1e+15" in result.err
+    assert stored(cli) == []
+
+
 def test_a_figure_at_the_bound_is_kept(cli, tmp_path):
     result = import_one(cli, tmp_path, {"figures": {"aid_value_usd": -1e15}})
 
