@@ -45,9 +45,7 @@ class Record:
 
     @property
     def where(self) -> str:
-        return (
-            f"{self.name}:{self.number}" if self.by_line else f"{self.name}: record {self.number}"
-        )
+        return f"{self.name}:{self.number}" if self.by_line else f"{self.name}: {self.label}"
 
     @property
     def label(self) -> str:
