@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
 from briefing.commands import App, json_option, pass_app, print_json, print_table
@@ -25,7 +27,7 @@ def import_(
     """Import FILES (JSON array, JSON Lines or CSV; '-' reads stdin), all or nothing."""
     from briefing.store.events import import_events
 
-    chunks = read_event_chunks(list(files), app.settings, fmt)
+    chunks = _with_progress(app, read_event_chunks(list(files), app.settings, fmt))
     result = {"valid": 0, "added": 0, "updated": 0, "dry_run": dry_run}
     if dry_run:
         result["valid"] = sum(len(chunk) for chunk in chunks)
@@ -44,6 +46,22 @@ def import_(
             f"imported {result['valid']} events: {result['added']} added, "
             f"{result['updated']} updated"
         )
+
+
+def _with_progress(app: App, chunks: Iterator[list]) -> Iterator[list]:
+    """The chunks, counted on a terminal's status line (nothing when quiet or piped)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if app.quiet or not console.is_terminal:
+        yield from chunks
+        return
+    done = 0
+    with console.status("Reading events…") as status:
+        for chunk in chunks:
+            done += len(chunk)
+            status.update(f"{done:,} events valid so far…")
+            yield chunk
 
 
 @events.command("add")
