@@ -213,3 +213,16 @@ def test_every_human_readable_print_goes_through_the_sanitiser():
         if re.search(r"click\.echo\(|\bprint\(", line)
     ]
     assert direct == []
+
+
+def test_a_stray_control_character_in_an_article_is_dropped_not_stored(cli, tmp_path):
+    article = tmp_path / "a.txt"
+    text = "Russia launched 20 drones at Kyiv overnight, the air force said on Saturday. "
+    article.write_text(text.replace(",", ",\x1b") + text * 3 + "\n")  # too few to be binary
+
+    result = cli("ingest", "text", article, "--source", "Wire", "--published", "2024-10-26")
+
+    assert result.code == 0, result.err
+    events = stored(cli)
+    assert events and all("\x1b" not in json.dumps(event) for event in events)
+    assert all("\\u001b" not in json.dumps(event) for event in events)
