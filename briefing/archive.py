@@ -11,10 +11,19 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from briefing.errors import BriefingError
+from briefing.process import is_alive
 from briefing.store.editions import Edition
 
 _CHUNK = 1 << 20
 STALE_PARTIAL_SECONDS = 3600
+# Temporary files are named `.partial-<pid of the writer>-<random>.<ext>`: recognisable, and
+# removable as soon as that writer is gone.
+PARTIAL_PREFIX = ".partial-"
+
+
+def _partial_prefix() -> str:
+    return f"{PARTIAL_PREFIX}{os.getpid()}-"
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ def write_edition_file(
     folder = edition_folder(output_dir, brief, day)
     folder.mkdir(parents=True, exist_ok=True)
     _sweep_partials(folder)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=f".{fmt}")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=_partial_prefix(), suffix=f".{fmt}")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -67,11 +76,38 @@ def write_edition_file(
 
 def _sweep_partials(folder: Path) -> None:
     """Remove temporary files that a process killed mid-write left behind."""
-    cutoff = time.time() - STALE_PARTIAL_SECONDS
-    for leftover in folder.glob(".partial-*"):
+    for leftover in folder.glob(f"{PARTIAL_PREFIX}*"):
         with contextlib.suppress(FileNotFoundError):
-            if leftover.stat().st_mtime < cutoff:
+            if is_leftover(leftover):
                 leftover.unlink()
+
+
+def is_leftover(partial: Path) -> bool:
+    """A temporary file no one is writing: its writer (on this host) is gone, or it is old."""
+    writer = partial.name.removeprefix(PARTIAL_PREFIX).split("-", 1)[0]
+    if writer.isdigit() and not is_alive(int(writer)):
+        return True
+    return partial.stat().st_mtime < time.time() - STALE_PARTIAL_SECONDS
+
+
+def copy_out(source: Path, target: Path, *, replace: bool = False) -> None:
+    """Copy an edition to a path of the user's, whole; an existing file only with `replace`."""
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_partial_prefix())
+    try:
+        with os.fdopen(handle, "wb") as stream, source.open("rb") as original:
+            while chunk := original.read(_CHUNK):
+                stream.write(chunk)
+        if replace:
+            os.replace(temporary, target)
+        else:
+            os.link(temporary, target)  # fails, rather than overwrite, when the name is taken
+    except FileExistsError:
+        raise BriefingError(
+            f"{target} already exists; pass --force to replace it (the edition is archived "
+            f"at {source})"
+        ) from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def _claim_name(temporary: Path, folder: Path, stem: str, fmt: str) -> Path:
@@ -103,3 +139,34 @@ def verify_edition(output_dir: Path, edition: Edition) -> Check:
     if path.stat().st_size != edition.size or sha256_of(path) != edition.sha256:
         return Check(edition, f"altered: {path} no longer matches its recorded SHA-256")
     return Check(edition, None)
+
+
+@dataclass(frozen=True)
+class Unowned:
+    """A file in the archive that no edition records: left by a killed run, or put there."""
+
+    path: Path
+    temporary: bool
+
+    @property
+    def problem(self) -> str:
+        if self.temporary:
+            return f"{self.path}: temporary file of an interrupted write; remove it"
+        return f"{self.path}: no edition records this file; remove it or keep it elsewhere"
+
+
+def unowned_files(output_dir: Path, owned: set[str], brief: str | None = None) -> list[Unowned]:
+    """Files under the archive (one brief's folder, or all) that no edition owns; a temporary
+    file still being written by a live process is not counted."""
+    root = output_dir / "briefs"
+    if brief:
+        root = root / brief
+    found = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.relative_to(output_dir).as_posix() in owned:
+            continue
+        temporary = path.name.startswith(PARTIAL_PREFIX)
+        if temporary and not is_leftover(path):
+            continue
+        found.append(Unowned(path, temporary))
+    return found

@@ -66,6 +66,7 @@ class Brief:
     sections: tuple[Section, ...]
     sources: tuple[SourceRef, ...]
     events: tuple[Event, ...] = field(repr=False)
+    pending_review: tuple[str, ...] = ()  # ids of the window's events left out, awaiting review
 
     @property
     def edition_date(self) -> date:

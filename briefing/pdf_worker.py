@@ -8,7 +8,13 @@ WeasyPrint in the parent.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,8 +27,37 @@ if TYPE_CHECKING:
     from briefing.render import RenderedPdf
 
 
-def _load_renderer() -> None:
+# From <linux/prctl.h>: ask the kernel for a signal when the parent process dies.
+PR_SET_PDEATHSIG = 1
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _load_renderer(parent: int) -> None:
+    _die_with(parent)
     import briefing.pdf  # noqa: F401  (the slow import this process exists to do early)
+
+
+def _die_with(parent: int) -> None:
+    """End this process when `parent` ends, however it ends (kill -9 included): a renderer
+    left behind would hold its memory for ever, blocked on a pipe no one writes to."""
+    if not (sys.platform.startswith("linux") and _kill_me_with_parent()):
+        threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
+
+
+def _kill_me_with_parent() -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # this process's symbols, libc's among them
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _render(brief: Brief, template_dir: Path | None, author: str) -> RenderedPdf:
@@ -39,6 +74,7 @@ class PdfWorker:
             max_workers=1,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_load_renderer,
+            initargs=(os.getpid(),),
         )
         self._pool.submit(int)  # start the child now, not at the first render
         return self

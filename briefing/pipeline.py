@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from briefing.archive import write_edition_file
-from briefing.compose import Brief, compose_brief
+from briefing.compose import Brief, compose_brief, select_events
 from briefing.config import BriefSpec, Settings
+from briefing.errors import BriefingError
+from briefing.event import Event
 from briefing.render import RenderedPdf, render_html
+from briefing.review import publishable
 from briefing.store import Store
-from briefing.store.editions import Edition, edition_for_slot, latest_edition
-from briefing.store.events import EventRow, events_between, events_by_id
+from briefing.store.editions import (
+    Edition,
+    edition_content,
+    edition_for_slot,
+    latest_edition,
+)
+from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
@@ -79,14 +91,13 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
 def _compose(
     session, settings: Settings, name: str, spec: BriefSpec, window: Window, now, events=None
 ) -> Brief:
+    pending: Sequence[str] = ()
     if events is None:
-        events = events_between(session, window.start, window.end, spec.sections)
+        events, pending = _reviewed_window(session, spec, window)
     before = window.previous()
     has_history = session.scalar(select(exists().where(EventRow.occurred_at < window.start)))
-    previous = (
-        events_between(session, before.start, before.end, spec.sections) if has_history else None
-    )
-    return compose_brief(
+    previous = _reviewed_window(session, spec, before)[0] if has_history else None
+    brief = compose_brief(
         name,
         spec,
         events,
@@ -95,6 +106,19 @@ def _compose(
         figure_specs=settings.figure_specs,
         previous_events=previous,
     )
+    return replace(brief, pending_review=tuple(pending))
+
+
+def _reviewed_window(session, spec: BriefSpec, window: Window) -> tuple[list[Event], list[str]]:
+    """The window's events the brief may publish, and the ids of those still awaiting review."""
+    found = reviewed_events_between(
+        session, window.start, window.end, spec.sections, states=(APPROVED, PENDING)
+    )
+    admitted: list[Event] = []
+    waiting: list[Event] = []
+    for item in found:
+        (admitted if publishable(item, spec) else waiting).append(item.event)
+    return admitted, [event.id for event in select_events(waiting, spec)]
 
 
 def _render(
@@ -124,6 +148,8 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         size=placed.size,
         pages=pages,
         event_ids=[event.id for event in brief.events],
+        pending_event_ids=list(brief.pending_review),
+        content=brief_content(brief),
     )
     try:
         with store.session() as session:
@@ -139,7 +165,12 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         placed.path.unlink(missing_ok=True)
         raise
     log.info(
-        "edition %s of %s: %s (%d events)", edition.id, brief.name, placed.path, len(brief.events)
+        "edition %s of %s: %s (%d events, %d awaiting review left out)",
+        edition.id,
+        brief.name,
+        placed.path,
+        len(brief.events),
+        len(brief.pending_review),
     )
     return edition
 
@@ -148,20 +179,50 @@ def edition_file(settings: Settings, edition: Edition) -> Path:
     return settings.output_dir / edition.path
 
 
+@cache
+def _brief_adapter() -> TypeAdapter[Brief]:
+    return TypeAdapter(Brief)
+
+
+def brief_content(brief: Brief) -> dict[str, Any]:
+    """The composed brief as JSON, kept with its edition: every field of compose's dataclasses
+    and of the events, whatever fields they gain, read from their type hints."""
+    return _brief_adapter().dump_python(brief, mode="json")
+
+
+def brief_from_content(content: dict[str, Any]) -> Brief:
+    """The brief an edition was rendered from, back from `brief_content`."""
+    return _brief_adapter().validate_python(content)
+
+
 def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Brief:
-    """The brief of an archived edition, recomposed from the events it was made from."""
+    """The brief exactly as the edition was rendered, as kept with it; so an event edited
+    since changes neither the PDF nor any email of it.
+
+    An edition archived before briefs were kept (content None) is recomposed from the events
+    it lists, as they are now.
+    """
+    with store.session() as session:
+        content = edition_content(session, edition.id)
+    if content is not None:
+        return brief_from_content(content)
+    log.warning("edition %s has no kept brief; recomposing it from its events", edition.id)
     name, spec = settings.brief(edition.brief)
     window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
     with store.session() as session:
         events = events_by_id(session, edition.event_ids)
-        return _compose(session, settings, name, spec, window, edition.created_at, events)
+        brief = _compose(session, settings, name, spec, window, edition.created_at, events)
+    return replace(brief, pending_review=tuple(edition.pending_event_ids or ()))
 
 
-def edition_to_send(settings: Settings, store: Store, brief: str | None = None) -> Edition:
+def edition_to_send(
+    settings: Settings, store: Store, brief: str | None = None, *, dry_run: bool = False
+) -> Edition:
     """The brief's latest PDF edition, generated first when none covers its newest slot.
 
     The newest slot is the latest time the brief's schedule fell due (within a week); an
     edition whose window reaches it is current. Without a recent slot any edition is current.
+    A dry run never generates one (it changes nothing): it refuses instead.
     """
     from briefing.slots import parse_schedule
 
@@ -171,6 +232,11 @@ def edition_to_send(settings: Settings, store: Store, brief: str | None = None) 
     with store.session() as session:
         edition = latest_edition(session, name, fmt="pdf")
     if edition is None or (slot is not None and edition.window_end < slot):
+        if dry_run:
+            raise BriefingError(
+                f"no PDF edition of {name} covers its latest slot, and a dry run makes none: "
+                "run `briefing generate` first, or pass --edition ID"
+            )
         log.info("no PDF edition of %s for the slot %s; generating one", name, slot)
         edition = generate_edition(settings, store, name, fmt="pdf")
     return edition

@@ -16,7 +16,7 @@ from briefing.config import Settings
 from briefing.deliver import send_notice
 from briefing.errors import BriefingError
 from briefing.slots import Schedule
-from briefing.store.runs import SUCCEEDED
+from briefing.store.runs import SKIPPED, SUCCEEDED
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ def report_outcome(settings: Settings, schedule: Schedule, outcome: Outcome, hos
         log.info(
             "%s: run succeeded: edition %s; %s", where, outcome.edition_id, counts, extra=fields
         )
+        return
+    if outcome.status == SKIPPED:
+        log.info("%s: run skipped: %s", where, outcome.error, extra=fields)
         return
     retry = f"retry at {schedule.local_time(outcome.retry_at)}" if outcome.retry_at else "no retry"
     log.error("%s: run failed: %s (%s); %s", where, outcome.error, retry, counts, extra=fields)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from briefing.config import Settings
-from briefing.deliver import send_edition
+from briefing.deliver import send_edition, send_notice
 from briefing.errors import BriefingError
 from briefing.heartbeat import Heartbeat, current_owner, is_orphaned
 from briefing.ingest.feeds import poll_feeds
@@ -26,9 +26,12 @@ from briefing.run_outcomes import Outcome, one_line, report_outcome
 from briefing.slots import DuePlan, brief_schedule, in_catch_up, plan_slots
 from briefing.store import Store
 from briefing.store.db import now as utc_now
+from briefing.store.editions import Edition, claim_pending_notice, release_pending_notice
+from briefing.store.events import ReviewedEvent, reviewed_events_by_id
 from briefing.store.runs import (
     FAILED,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     Owner,
     ScheduleRun,
@@ -46,6 +49,28 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_RETRY = timedelta(hours=2)
+
+
+def pending_notice(
+    brief: str, when: str, waiting: list[ReviewedEvent], shown: int = 20
+) -> tuple[str, str]:
+    """Subject and text of the admins' notice: the events a slot's brief goes out without."""
+    lines = [
+        f"- {item.event.category}, confidence "
+        f"{'-' if item.confidence is None else f'{item.confidence:.2f}'}: "
+        f"{item.event.title} [{item.event.id}]"
+        for item in waiting[:shown]
+    ]
+    if len(waiting) > shown:
+        lines.append(f"… and {len(waiting) - shown} more")
+    subject = f"briefing: {len(waiting)} events await review for the {brief} brief"
+    text = (
+        f"The {brief} brief of {when} goes out without {len(waiting)} ingested events "
+        "that are still waiting for review:\n\n" + "\n".join(lines) + "\n\n"
+        "Review them with `briefing events review`. This edition is made; to publish events "
+        "approved now, generate an edition covering their time (`briefing generate --since`).\n"
+    )
+    return subject, text
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -244,12 +269,16 @@ class Runner:
             edition = generate_edition(self.settings, self.store, brief, slot=slot)
             outcome.edition_id = edition.id
             outcome.counts["events"] = len(edition.event_ids)
+            self._tell_admins_of_pending(brief, slot, edition, outcome)
             if stop.is_set():
                 return self._interrupted(outcome, "before sending")
             sent = send_edition(self.settings, self.store, edition.id, stop=stop)
             outcome.counts.update(sent.as_dict())
         except Exception as exc:  # a failed run must never stop the daemon
             return self._failed(outcome, exc)
+        if sent.skipped:  # an empty brief, not mailed: done, and the record says why
+            outcome.status, outcome.error = SKIPPED, sent.skipped
+            return outcome
         unsent = sent.failed + sent.remaining
         if unsent and stop.is_set():
             return self._interrupted(outcome, f"with {unsent} deliveries not yet sent")
@@ -257,6 +286,35 @@ class Runner:
             return self._failed(outcome, BriefingError(f"{unsent} deliveries were not sent"))
         outcome.status = SUCCEEDED
         return outcome
+
+    def _tell_admins_of_pending(
+        self, brief: str, slot: datetime, edition: Edition, outcome: Outcome
+    ) -> None:
+        """Once per slot, mail the admins what of the window still waits for review.
+
+        The brief does not wait: it goes out with what was approved. A notice that cannot be
+        sent is logged and left for the slot's next attempt, if there is one.
+        """
+        if not edition.pending_event_ids:
+            return
+        outcome.counts["pending_review"] = len(edition.pending_event_ids)
+        if not self.settings.admins:
+            return
+        with self.store.session() as session:
+            if not claim_pending_notice(session, edition.id, utc_now()):
+                return
+            waiting = reviewed_events_by_id(session, edition.pending_event_ids)
+        subject, text = pending_notice(brief, self.schedules[brief].local_time(slot), waiting)
+        try:
+            send_notice(self.settings, self.settings.admins, subject, text)
+        except Exception as exc:
+            with self.store.session() as session:
+                release_pending_notice(session, edition.id)
+            log.error(
+                "could not mail the admins about events awaiting review: %s",
+                one_line(exc),
+                extra={"event": "notice_failed", "brief": brief},
+            )
 
     def _poll_feeds(self, outcome: Outcome) -> None:
         """Fresh news first; a feed that fails is logged, and the brief is made regardless."""

@@ -79,20 +79,23 @@ def running_server(mailbox: Mailbox):
         server.stop()
 
 
-def write_config(folder: Path, port: int, extra: str = "") -> Path:
-    """A briefing.toml for `briefing send` run as a separate process."""
+def write_config(
+    folder: Path, port: int, extra: str = "", *, max_attempts: int = 3, top: str = ""
+) -> Path:
+    """A briefing.toml for `briefing send` run as a separate process; `extra` goes in [smtp],
+    `top` before it (e.g. a [briefs.NAME] table)."""
     path = folder / "mail.toml"
     path.write_text(
         f"""timezone = "Europe/Kyiv"
 public_url = "{PUBLIC_URL}"
-
+{top}
 [smtp]
 host = "127.0.0.1"
 port = {port}
 security = "none"
 from_address = "{SENDER}"
 backoff = 0.01
-max_attempts = 3
+max_attempts = {max_attempts}
 {extra}
 """
     )
@@ -135,3 +138,20 @@ def edition_record(store: Store, *, brief: str = "daily") -> int:
         session.add(edition)
         session.flush()
         return edition.id
+
+
+def prepare(tmp_path: Path, monkeypatch, port: int, readers: list[str], **config) -> int:
+    """A config pointing at the loopback server, the demo edition and its subscribers."""
+    path = write_config(tmp_path, port, **config)
+    monkeypatch.setenv("BRIEFING_CONFIG", str(path))
+    monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
+    from briefing.config import load_settings
+
+    settings = load_settings()
+    store = Store(settings.db_url)
+    try:
+        edition = make_edition(settings, store)
+        subscribe(store, readers)
+    finally:
+        store.dispose()
+    return edition.id

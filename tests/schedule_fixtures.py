@@ -108,8 +108,10 @@ def write_config(
     schedule: str = "*/4 * * * * *",
     catch_up: str = "30s",
     extra: str = "",
+    send_when_empty: bool = True,
 ) -> Path:
-    """A settings file with one brief on `schedule`, mail to the loopback server."""
+    """A settings file with one brief on `schedule`, mail to the loopback server; its
+    editions are mailed even when empty (no events are stored), unless told otherwise."""
     path = folder / "briefing.toml"
     path.write_text(
         f"""
@@ -123,6 +125,7 @@ admins = ["{ADMIN}"]
 title = "Scheduled Test Brief"
 schedule = "{schedule}"
 catch_up = "{catch_up}"
+send_when_empty = {str(send_when_empty).lower()}
 
 [smtp]
 host = "127.0.0.1"

@@ -2,9 +2,11 @@
 
 `Mailbox` records every accepted message and can: refuse chosen recipients with 550, defer
 chosen recipients once with 451, drop the connection instead of answering a message, answer
-slowly, and call back as each message's data is in. `SmtpServer` runs it on 127.0.0.1 and a
-free port, optionally with STARTTLS (a certificate from `make_certificates`), AUTH and
-SMTPUTF8.
+slowly, call back as each message's data is in, answer one command of a stage (MAIL, RCPT or
+DATA) once with a reply such as 421 (closing the connection as a real server does after a
+421), and answer every command of a stage with a reply such as 554 relay denied.
+`SmtpServer` runs it on 127.0.0.1 and a free port, optionally with STARTTLS (a certificate
+from `make_certificates`), AUTH and SMTPUTF8 (without it, the server offers no SMTPUTF8).
 """
 
 from __future__ import annotations
@@ -52,11 +54,40 @@ class Mailbox:
     delay: float = 0.0
     # Called with how many messages arrived before, as each one's final "." is in.
     on_data: Callable[[int], None] | None = None
+    # Stage ("MAIL", "RCPT", "DATA") → a reply given once, to the first such command.
+    fail_once: dict[str, str] = field(default_factory=dict)
+    # Stage → a reply given to every such command ("{address}" is filled in).
+    refuse_all: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    # Every MAIL and RCPT command seen, as ("MAIL"|"RCPT", address), in order.
+    commands: list[tuple[str, str]] = field(default_factory=list)
     _data_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def _fault(self, server, stage: str, address: str = "") -> str | None:
+        """The reply a fault mode gives to this command, if any; a 421 also ends the session."""
+        with self._lock:
+            reply = self.fail_once.pop(stage, None) or self.refuse_all.get(stage)
+        if reply is None:
+            return None
+        if reply.startswith("421"):
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+        return reply.format(address=address)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self._lock:
+            self.commands.append(("MAIL", address))
+        if reply := self._fault(server, "MAIL", address):
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self._lock:
+            self.commands.append(("RCPT", address))
+        if reply := self._fault(server, "RCPT", address):
+            return reply
         if address in self.reject:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
         if address in self.defer_once:
@@ -72,6 +103,8 @@ class Mailbox:
         if call in self.drop_at:
             server.transport.close()
             return "421 dropped"
+        if reply := self._fault(server, "DATA"):
+            return reply
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.on_data is not None:
@@ -82,6 +115,11 @@ class Mailbox:
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, login)
             )
         return f"250 2.0.0 Ok: queued as Q{call}"
+
+    def recipients_tried(self) -> list[str]:
+        """Every address the server was asked to take (RCPT), accepted or not."""
+        with self._lock:
+            return [address for stage, address in self.commands if stage == "RCPT"]
 
     def addresses(self) -> list[str]:
         with self._lock:

@@ -21,10 +21,12 @@ from tests.deliver_fixtures import (
 from tests.smtp_fixtures import SmtpServer, free_port, make_certificates
 
 SECRET = "Sup3r-Secret-Pw"
+# These tests have no events: their (empty) editions are to be mailed all the same.
+EMPTY_TOO = "[briefs.daily]\nsend_when_empty = true\n"
 
 
-def configure(tmp_path: Path, monkeypatch, port: int, extra: str = "") -> Path:
-    config = write_config(tmp_path, port, extra)
+def configure(tmp_path: Path, monkeypatch, port: int, extra: str = "", top: str = "") -> Path:
+    config = write_config(tmp_path, port, extra, top=top)
     monkeypatch.setenv("BRIEFING_CONFIG", str(config))
     monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
     return config
@@ -55,6 +57,7 @@ def test_send_prints_counts_and_a_rerun_sends_nothing(cli, tmp_path, monkeypatch
         "already_sent": 0,
         "remaining": 0,
         "cancelled": 0,
+        "skipped": None,
     }
     assert json.loads(second.out)["sent"] == 0 and json.loads(second.out)["already_sent"] == 3
     assert len(mailbox.received) == 3
@@ -66,7 +69,7 @@ def test_send_prints_counts_and_a_rerun_sends_nothing(cli, tmp_path, monkeypatch
 
 
 def test_send_without_an_edition_generates_one_first(cli, tmp_path, monkeypatch, server, mailbox):
-    configure(tmp_path, monkeypatch, server.port)
+    configure(tmp_path, monkeypatch, server.port, top=EMPTY_TOO)
     cli("subscribers", "add", "ann@example.org")
 
     result = cli("send", "--json")
@@ -200,7 +203,7 @@ def test_send_refuses_an_html_edition_in_one_line(cli, tmp_path, monkeypatch, se
 def test_send_without_an_edition_takes_the_latest_pdf_never_a_newer_html_one(
     cli, tmp_path, monkeypatch, server, mailbox
 ):
-    configure(tmp_path, monkeypatch, server.port)
+    configure(tmp_path, monkeypatch, server.port, top=EMPTY_TOO)
     cli("subscribers", "add", "ann@example.org")
     pdf = json.loads(cli("generate", "--json").out)
     html = json.loads(cli("generate", "--format", "html", "--json").out)
@@ -221,7 +224,7 @@ def test_send_without_an_edition_takes_the_latest_pdf_never_a_newer_html_one(
 def test_send_without_an_edition_makes_a_new_one_when_the_latest_is_out_of_date(
     cli, tmp_path, monkeypatch, server, mailbox
 ):
-    configure(tmp_path, monkeypatch, server.port)
+    configure(tmp_path, monkeypatch, server.port, top=EMPTY_TOO)
     cli("subscribers", "add", "ann@example.org")
     old = json.loads(cli("generate", "--date", "2024-10-26", "--json").out)
 

@@ -243,6 +243,7 @@ title = "Evening Brief"
 schedule = "0 19 * * *"
 timezone = "America/New_York"
 catch_up = "1h"
+send_when_empty = true
 """
     config = daily_config(tmp_path, database_url, inbox[1], evening)
     with store_of(config) as store:
@@ -260,3 +261,23 @@ catch_up = "1h"
     assert "evening: '0 19 * * *' in America/New_York" in result.out
     assert "next run  2024-10-27T19:00:00-04:00" in result.out
     assert "2024-10-26T19:00:00-04:00  succeeded" in result.out
+
+
+def test_an_empty_brief_is_not_mailed_and_its_run_is_recorded_skipped(
+    database_url, tmp_path, inbox
+):
+    config = write_config(
+        tmp_path, database_url, inbox[1], schedule="0 7 * * *", catch_up="6h",
+        send_when_empty=False,
+    )  # fmt: skip
+    with store_of(config) as store:
+        with store.session() as session:
+            save_subscriber(session, SUBSCRIBERS[0], name=None, briefs=["daily"], reactivate=True)
+        with at(SLOT + timedelta(minutes=1)):
+            (outcome,) = runner(settings_for(config), store).run_due("daily")
+            again = runner(settings_for(config), store).run_due("daily")
+
+    assert outcome.status == "skipped" and "no events" in outcome.error
+    (run,) = snapshot(config).runs
+    assert run.status == "skipped" and "send_when_empty" in run.error
+    assert again == [] and inbox[0].received == []

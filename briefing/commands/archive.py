@@ -26,13 +26,14 @@ def list_(app: App, brief: str | None, as_json: bool) -> None:
         print_json(editions)
         return
     print_table(
-        ("id", "brief", "window (UTC)", "events", "pages", "created", "path"),
+        ("id", "brief", "window (UTC)", "events", "pending", "pages", "created", "path"),
         (
             (
                 item["edition_id"],
                 item["brief"],
                 f"{item['window_start'][:16]} → {item['window_end'][:16]}",
                 item["events"],
+                item["pending_review"] or "-",
                 item["pages"] or "-",
                 item["created_at"][:16],
                 item["path"],
@@ -51,13 +52,39 @@ def show(app: App, edition_id: int, as_json: bool) -> None:
     from briefing.store.editions import get_edition
 
     with app.store.session() as session:
-        record = get_edition(session, edition_id).as_dict()
+        edition = get_edition(session, edition_id)
+        record = edition.as_dict()
     record["file"] = str((app.settings.output_dir / record["path"]).resolve())
+    left_out = _left_out_pending(app, edition.pending_event_ids or [])
     if as_json:
-        print_json(record)
+        print_json({**record, "left_out_pending": left_out})
         return
     for key, value in record.items():
-        echo(f"{key:>13}: {value}")
+        echo(f"{key:>14}: {value}")
+    _echo_left_out(left_out)
+
+
+def _left_out_pending(app: App, ids: list[str]) -> list[dict]:
+    """The events an edition left out as awaiting review, and where each stands now."""
+    from briefing.store.events import reviewed_events_by_id
+
+    with app.store.session() as session:
+        found = {item.event.id: item for item in reviewed_events_by_id(session, ids)}
+    return [
+        {
+            "id": event_id,
+            "title": found[event_id].event.title if event_id in found else None,
+            "review_now": found[event_id].review.state if event_id in found else "deleted",
+        }
+        for event_id in ids
+    ]
+
+
+def _echo_left_out(left_out: list[dict]) -> None:
+    if left_out:
+        echo("left out, awaiting review when the edition was made:")
+    for item in left_out:
+        echo(f"  {item['id']} ({item['review_now']} now): {item['title'] or ''}")
 
 
 @archive.command("verify")
@@ -65,23 +92,37 @@ def show(app: App, edition_id: int, as_json: bool) -> None:
 @json_option
 @pass_app
 def verify(app: App, brief: str | None, as_json: bool) -> None:
-    """Recompute every checksum; exit 1 if any file is missing or altered."""
-    from briefing.archive import verify_edition
+    """Recompute every checksum, and look for files no edition records; exit 1 if any file
+    is missing or altered, or is in the archive without a record."""
+    from briefing.archive import unowned_files, verify_edition
     from briefing.store.editions import list_editions
 
+    output = app.settings.output_dir
     with app.store.session() as session:
-        checks = [verify_edition(app.settings.output_dir, e) for e in list_editions(session, brief)]
+        editions = list_editions(session)
+    chosen = [edition for edition in editions if brief in (None, edition.brief)]
+    checks = [verify_edition(output, edition) for edition in chosen]
     problems = [check for check in checks if not check.ok]
+    unowned = unowned_files(output, {edition.path for edition in editions}, brief)
     if as_json:
         print_json(
             {
                 "checked": len(checks),
                 "problems": [{"edition_id": c.edition.id, "problem": c.problem} for c in problems],
+                "unowned": [
+                    {"path": str(item.path.resolve()), "temporary": item.temporary}
+                    for item in unowned
+                ],
             }
         )
     else:
         for check in problems:
             echo(f"edition {check.edition.id}: {check.problem}", err=True)
-        app.say(f"{len(checks)} editions checked, {len(problems)} problems")
-    if problems:
+        for item in unowned:
+            echo(item.problem, err=True)
+        app.say(
+            f"{len(checks)} editions checked, {len(problems)} problems, "
+            f"{len(unowned)} files no edition records"
+        )
+    if problems or unowned:
         raise SystemExit(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from briefing.commands import App, echo, json_option, pass_app, print_json
     "--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf", show_default=True
 )
 @click.option("--out", type=click.Path(dir_okay=True, path_type=Path), help="Also copy it here.")
+@click.option("--force", is_flag=True, help="Let --out replace an existing file.")
 @json_option
 @pass_app
 def generate(
@@ -34,6 +34,7 @@ def generate(
     until: str | None,
     fmt: str,
     out: Path | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Compose, render and archive an edition; print its path."""
@@ -41,6 +42,10 @@ def generate(
         raise click.UsageError("--date cannot be combined with --since/--until")
     if out and not out.is_dir() and not out.parent.is_dir():
         raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="--out")
+    if out and out.exists() and not out.is_dir() and not force:
+        raise click.BadParameter(
+            f"{out} already exists; pass --force to replace it", param_hint="--out"
+        )
     chosen: date | None = day.date() if day else None
     with _pdf_renderer(fmt) as render_pdf, _status(app, "Rendering brief…"):
         # Imported only now, while the renderer's process is already loading WeasyPrint.
@@ -58,8 +63,9 @@ def generate(
         )
     path = edition_file(app.settings, edition).resolve()
     if out:
-        target = out / path.name if out.is_dir() else out
-        shutil.copyfile(path, target)
+        from briefing.archive import copy_out
+
+        copy_out(path, out / path.name if out.is_dir() else out, replace=force)
     if as_json:
         print_json(
             {

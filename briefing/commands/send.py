@@ -22,8 +22,10 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
     """Send an edition to every subscriber who has not received it yet.
 
     Without --edition: the latest edition of the brief, generated first when there is none
-    for the brief's current schedule slot. Run it again after a failure or a crash: only what
-    was not sent goes out. Exits 1 when deliveries are left failed.
+    for the brief's current schedule slot (never by --dry-run, which changes nothing). An
+    edition without events is not mailed unless the brief's send_when_empty is true. Run it
+    again after a failure or a crash: only what was not sent goes out. Exits 1 when
+    deliveries are left failed or the server refuses to take mail from us at all.
     """
     from briefing.deliver import DeliveryError, send_edition
     from briefing.deliver.send import outbox_folder
@@ -32,7 +34,7 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
     from briefing.store.editions import get_edition
 
     if edition_id is None:
-        edition = edition_to_send(app.settings, app.store, brief)
+        edition = edition_to_send(app.settings, app.store, brief, dry_run=dry_run)
     else:
         with app.store.session() as session:
             edition = get_edition(session, edition_id)
@@ -41,11 +43,18 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
         counts = send_edition(
             app.settings, app.store, edition.id, dry_run=dry_run, progress=progress, stop=stop
         )
-    result = {"edition_id": edition.id, "dry_run": dry_run, **counts.as_dict()}
+    result = {
+        "edition_id": edition.id,
+        "dry_run": dry_run,
+        **counts.as_dict(),
+        "skipped": counts.skipped,
+    }
     if dry_run:
         result["outbox"] = str(outbox_folder(app.settings, edition))
     if as_json:
         print_json(result)
+    elif counts.skipped:
+        app.say(counts.skipped)
     elif dry_run:
         app.say(f"edition {edition.id}: wrote {counts.sent} messages to {result['outbox']}")
     else:

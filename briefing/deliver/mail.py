@@ -16,13 +16,17 @@ import io
 import itertools
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.generator import BytesGenerator
+from email.header import decode_header, make_header
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
-from email.utils import format_datetime, make_msgid
+from email.parser import HeaderParser
+from email.utils import format_datetime, getaddresses, make_msgid
 
 from briefing.deliver.smtp import END_OF_DATA, DotStuffed, dot_stuff
 
@@ -49,9 +53,61 @@ UTF8_POLICY = MAIL_POLICY.clone(utf8=True)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
+# An RFC 2047 encoded word, as the email package reads one ("=?utf-8?q?…?=").
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?.*?\?=")
+# Per subscriber, exactly these headers are written before the shared ones.
+OWN_HEADERS = ["To", "Date", "Message-ID"]
+# The plain parser: what a mail server or client would take the header lines to be.
+_READ_BACK = HeaderParser(policy=policy.compat32)
+
+
+class UnsafeMessageError(ValueError):
+    """A message read back does not hold exactly the headers we set: it must not leave."""
+
+
 def header_text(value: str | None) -> str:
-    """User-supplied text made safe for a header: every line break and run of space is one space."""
-    return " ".join((value or "").split())
+    """User-supplied text made safe for a header: one line of plain text.
+
+    Encoded words are decoded (again while they decode to more of them) and every control
+    character and run of space becomes one space: Pythons before 3.11.10 / 3.12.5 would
+    otherwise write a line break hidden in an encoded word out as a real one (CVE-2024-6923),
+    starting a header of the sender's choosing. What is left is encoded afresh when written.
+    """
+    text = value or ""
+    for _ in range(5):
+        if "=?" not in text or (decoded := _decode_words(text)) == text:
+            break
+        text = decoded
+    text = text.replace("=?", "= ?")  # nested deeper than that: no longer an encoded word
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(text.split())
+
+
+def _decode_words(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return _ENCODED_WORD.sub(" ", text)
+
+
+def check_head(head: bytes, address: str) -> None:
+    """Refuse a subscriber's own headers unless they read back as exactly To, Date and
+    Message-ID, with one To address: `address`."""
+    message = _READ_BACK.parsestr(head.decode("utf-8", "replace"))
+    names = message.keys()
+    if names != OWN_HEADERS or message.get_payload():
+        raise UnsafeMessageError(f"its headers read back as {names}, not {OWN_HEADERS}")
+    addresses = [found for _, found in getaddresses(message.get_all("To"))]
+    if addresses != [address]:
+        raise UnsafeMessageError(f"its To header reads back as {addresses}, not [{address!r}]")
+
+
+def check_shared_head(data: bytes, names: list[str]) -> None:
+    """Refuse the edition's shared headers unless they read back as exactly `names`."""
+    head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    found = list(HeaderParser(policy=policy.default).parsestr(head.decode("utf-8")).keys())
+    if found != names:
+        raise UnsafeMessageError(f"the edition's headers read back as {found}, not {names}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +170,7 @@ class EditionMail:
                 f"\r\n--{mixed}--\r\n".encode(),
             ]
         )
+        check_shared_head(rest, list(shared.keys()))
         self._rest = Personalised(rest, placeholder)
         self._stuffed_rest = Personalised(dot_stuff(rest), placeholder)
 
@@ -143,7 +200,9 @@ class EditionMail:
         message_id = make_msgid(recipient.key, self.sender.domain)
         message = self.headers(recipient, message_id)
         addresses = recipient.address + self.sender.addr_spec
-        return message_id, header_bytes(message, _policy_for(addresses))
+        head = header_bytes(message, _policy_for(addresses))
+        check_head(head, recipient.address)
+        return message_id, head
 
 
 def _policy_for(addresses: str) -> policy.EmailPolicy:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from briefing.deliver.mail import header_text
 from briefing.errors import BriefingError, InputError, summarise_problems
 from briefing.event import refuse_control_characters
 
@@ -30,10 +31,24 @@ def normalise_address(text: str) -> str:
         raise ValueError(f"{text.strip()!r} is not a valid email address: {exc}") from None
 
 
+def ascii_address(address: str) -> str | None:
+    """The address with its domain in IDNA ('user@xn--bcher-kva.example'), for a server without
+    SMTPUTF8; None when the mailbox name itself is beyond ASCII and has no such form."""
+    if address.isascii():
+        return address
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return None
+
+
 def clean_name(text: str | None) -> str | None:
-    """A display name on one line, or None when blank; ValueError if it has control characters."""
-    cleaned = refuse_control_characters(" ".join((text or "").split()))
-    return cleaned[:200] or None
+    """A display name on one line of plain text (encoded words decoded, no control
+    characters: see header_text), or None when blank.
+
+    ValueError if the text as given holds a control character other than tab and newline.
+    """
+    return header_text(refuse_control_characters(text or ""))[:200] or None
 
 
 def read_subscribers_csv(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -22,7 +23,19 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 
 from briefing.deliver.mail import EditionMail, Letter, Recipient
-from briefing.deliver.smtp import Connection, Outcome, SmtpFatalError, describe
+from briefing.deliver.roster import ascii_address
+from briefing.deliver.smtp import (
+    BOUNCED,
+    FAILED,
+    REFUSED,
+    REQUEUE,
+    RETRY,
+    SENT,
+    Connection,
+    Outcome,
+    SmtpFatalError,
+    describe,
+)
 from briefing.errors import BriefingError
 from briefing.store import Store
 from briefing.store import deliveries as ledger
@@ -33,12 +46,19 @@ from briefing.store.subscribers import mark_subscriber_bounced
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
+# The same refusal for this many recipients in a row, none accepted: the server refuses us.
+SAME_REFUSALS_LIMIT = 3
+# Sessions failing in a row (421, dropped) before the server counts as unreachable.
+SESSION_FAILURES_LIMIT = 3
+# Addresses in a reply ("<ann@example.org>: Relay access denied"), left out to compare replies.
+_REPLY_ADDRESS = re.compile(r"<[^>]*>|\S+@\S+")
 
 
 @dataclass(frozen=True)
 class DeliveryCounts:
     """What one `send_edition` call did: sent, bounced and failed by it; sent before; left;
-    and how many of the edition's deliveries are cancelled because the subscriber left."""
+    how many of the edition's deliveries are cancelled because the subscriber left; and why
+    nothing was sent at all (`skipped`), if so."""
 
     sent: int = 0
     failed: int = 0
@@ -46,9 +66,11 @@ class DeliveryCounts:
     already_sent: int = 0
     remaining: int = 0
     cancelled: int = 0
+    skipped: str | None = None
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The counts alone (`skipped` is not one)."""
+        return {key: value for key, value in asdict(self).items() if key != "skipped"}
 
 
 Progress = Callable[[DeliveryCounts], None]
@@ -114,6 +136,10 @@ class SendRun:
             already_sent=counts[ledger.SENT],
             remaining=counts[ledger.PENDING] + counts[ledger.SENDING],
         )
+        # Whether the server took a message in this run: then a refusal is personal. (Not
+        # counting earlier runs: the server's settings may have changed since.)
+        self.accepted = False
+        self.refusals: tuple[str, int] = ("", 0)  # the last refusal (addresses left out), count
 
     def start(self) -> None:
         if self.smtp.connections == 1:
@@ -146,6 +172,8 @@ class SendRun:
             cancelled=counts[ledger.CANCELLED],
         )
         if self.fatal:
+            with self.store.session() as session:
+                ledger.note_untried(session, self.edition.id, reason=f"not tried: {self.fatal}")
             raise self.fatal
         return self.counts
 
@@ -181,14 +209,15 @@ class SendRun:
         self, item: ledger.ClaimedDelivery, message_id: str | None, outcome: Outcome
     ) -> None:
         """Write what became of one delivery to the ledger, then count it."""
+        status = self._judge(outcome)
         final = True
         # A bare connection and prebuilt statements, not an ORM session: once per message.
         with self.store.engine.begin() as connection:
-            if outcome.status == "sent":
+            if status == SENT:
                 ledger.record_sent(
                     connection, item.id, message_id=message_id, response=outcome.response
                 )
-            elif outcome.status == "bounced":
+            elif status == BOUNCED:
                 ledger.record_bounce(
                     connection,
                     item.id,
@@ -198,22 +227,52 @@ class SendRun:
                 )
                 if outcome.bad_mailbox:
                     mark_subscriber_bounced(connection, item.subscriber_id)
+            elif status == REQUEUE:
+                ledger.record_requeue(connection, item.id, error=outcome.response, response=None)
+                final = False
             else:
                 attempts = item.attempts + 1
                 retry_at = None
-                if attempts < self.smtp.max_attempts:
+                if status == RETRY and attempts < self.smtp.max_attempts:
                     retry_at = now() + timedelta(seconds=self.backoff(attempts))
                     final = False
                 ledger.record_retry(
                     connection, item.id, error=outcome.response, response=None, retry_at=retry_at
                 )
-        log.info(
-            "delivery %s to %s: %s (%s)", item.id, item.address, outcome.status, outcome.response
-        )
-        self._count(outcome.status, final)
+        log.info("delivery %s to %s: %s (%s)", item.id, item.address, status, outcome.response)
+        self._count(status, final)
+
+    def _judge(self, outcome: Outcome) -> str:
+        """A 5xx that need not be about the mailbox bounces once the server has taken the
+        edition for someone else; before that it is retried, and the same one for recipient
+        after recipient stops the run: the server refuses us (relay denied), not them."""
+        with self.lock:
+            if outcome.status == SENT:
+                self.accepted, self.refusals = True, ("", 0)
+            if outcome.status != REFUSED:
+                return outcome.status
+            if self.accepted:
+                return BOUNCED
+            reply = _REPLY_ADDRESS.sub("<>", outcome.response)
+            seen = self.refusals[1] + 1 if self.refusals[0] == reply else 1
+            self.refusals = (reply, seen)
+        if seen >= SAME_REFUSALS_LIMIT:
+            self.give_up(
+                SmtpFatalError(
+                    f"{describe(self.smtp)} refused {seen} recipients in a row alike, which "
+                    f"is its refusal of this sender, not of their mailboxes: {outcome.response}"
+                    "; fix the server settings, then run `briefing send` again"
+                )
+            )
+        return RETRY
+
+    def requeue(self, item: ledger.ClaimedDelivery, error: str) -> None:
+        """Back to the pool with why it did not go, no attempt counted (the session failed)."""
+        with self.store.engine.begin() as connection:
+            ledger.record_requeue(connection, item.id, error=error, response=None)
 
     def _count(self, status: str, final: bool) -> None:
-        status = "failed" if status == "retry" else status
+        status = FAILED if status in (RETRY, REQUEUE) else status
         with self.lock:
             if final:
                 self.counts = replace(
@@ -223,6 +282,13 @@ class SendRun:
                 )
             if self.progress:
                 self.progress(self.counts)
+
+
+NO_SMTPUTF8 = (
+    "{address}: the server does not offer SMTPUTF8, which a mailbox name beyond ASCII needs; "
+    "ask its operator to enable SMTPUTF8, or use the subscriber's ASCII address"
+)
+Prepared = tuple[str, Letter] | Outcome
 
 
 class _Stopped(Exception):
@@ -238,7 +304,8 @@ class _Worker:
         self.sender = run.mail.sender.addr_spec
         # The last outcome not yet in the ledger: written before the next message ends.
         self.unrecorded: tuple[ledger.ClaimedDelivery, str | None, Outcome] | None = None
-        self.prefetched: tuple[int, Letter | ValueError] | None = None
+        self.prefetched: tuple[int, Prepared] | None = None
+        self.session_failures = 0
 
     def work(self) -> None:
         try:
@@ -268,9 +335,10 @@ class _Worker:
             except _Stopped:
                 self.run.release(batch[index:])
                 return
-            except SmtpFatalError:
+            except SmtpFatalError as exc:
                 self.record_pending()
-                self.run.release(batch[index:])
+                self.run.requeue(item, str(exc))
+                self.run.release(batch[index + 1 :])
                 raise
             except BaseException:
                 self.run.release(batch[index + 1 :])
@@ -282,11 +350,12 @@ class _Worker:
         if self.run.limit.interval:  # paced anyway: keep the ledger current while waiting
             self.record_pending()
         self.run.limit.wait(self.run.stop)
-        letter = self.letter(item)
-        if isinstance(letter, ValueError):
+        prepared = self.prepared(item)
+        if isinstance(prepared, Outcome):
             self.record_pending()
-            self.unrecorded = (item, None, Outcome("bounced", f"message not built: {letter}"))
+            self.unrecorded = (item, None, prepared)
             return
+        address, letter = prepared
 
         def while_the_server_reads() -> None:
             self.record_pending()
@@ -296,12 +365,30 @@ class _Worker:
                 self.prefetched = (following.id, self.build(following))
 
         outcome = self.connection.send(
-            letter.data, self.sender, item.address, before_end=while_the_server_reads
+            letter.data, self.sender, address, before_end=while_the_server_reads
         )
         self.record_pending()
         self.unrecorded = (item, letter.message_id, outcome)
-        if outcome.reconnect:
-            self.connection.close()
+        if outcome.status != SENT:  # rare: the ledger (and the run's judgement) at once
+            self.record_pending()
+        self.after_session(outcome)
+
+    def after_session(self, outcome: Outcome) -> None:
+        """After a failed session (421, dropped): wait, then go on with a new one; after
+        several in a row the server counts as unreachable."""
+        if outcome.status != REQUEUE:
+            self.session_failures = 0
+            return
+        self.connection.close()
+        self.session_failures += 1
+        if self.session_failures >= SESSION_FAILURES_LIMIT:
+            self.run.unreachable = (
+                f"{describe(self.run.smtp)}: {outcome.response} "
+                f"({self.session_failures} sessions in a row)"
+            )
+            self.run.halt.set()
+        else:
+            self.run.stop.wait(self.run.backoff(self.session_failures))
 
     def record_pending(self) -> None:
         if self.unrecorded is not None:
@@ -309,18 +396,26 @@ class _Worker:
             self.unrecorded = None
             self.run.record(item, message_id, outcome)
 
-    def letter(self, item: ledger.ClaimedDelivery) -> Letter | ValueError:
+    def prepared(self, item: ledger.ClaimedDelivery) -> Prepared:
         if self.prefetched is not None and self.prefetched[0] == item.id:
-            letter, self.prefetched = self.prefetched[1], None
-            return letter
+            prepared, self.prefetched = self.prefetched[1], None
+            return prepared
         return self.build(item)
 
-    def build(self, item: ledger.ClaimedDelivery) -> Letter | ValueError:
+    def build(self, item: ledger.ClaimedDelivery) -> Prepared:
+        """The envelope address and message for one delivery, or why there can be none."""
+        address = item.address
+        if not self.connection.smtputf8:
+            address = ascii_address(item.address)
+            if address is None:
+                return Outcome(FAILED, NO_SMTPUTF8.format(address=item.address))
         key = f"e{self.run.edition.id}.d{item.id}"
         try:
-            return self.run.mail.smtp_letter(Recipient(item.address, item.name, item.token, key))
+            return address, self.run.mail.smtp_letter(
+                Recipient(address, item.name, item.token, key)
+            )
         except ValueError as exc:
-            return exc
+            return Outcome(FAILED, f"message not built: {exc}")
 
     def connected(self) -> bool:
         """Open the connection if needed, retrying with backoff while the server is down."""

@@ -49,11 +49,12 @@ def send_edition(
 ) -> DeliveryCounts:
     """Send the edition to every active subscriber of its brief who has not received it yet.
 
-    Idempotent: only deliveries not `sent` go out; those left `failed` by an earlier call get a
-    fresh round of attempts, unless the subscriber has since unsubscribed, bounced or left the
-    brief: their delivery is `cancelled` instead. With `stop` set, the message in flight is
-    finished and the call returns. `dry_run` writes the messages under output/outbox/ instead
-    and records nothing.
+    An edition without events is not mailed unless its brief's `send_when_empty` says so
+    (the counts say why: `skipped`). Idempotent: only deliveries not `sent` go out; those
+    left `failed` by an earlier call get a fresh round of attempts, unless the subscriber has
+    since unsubscribed, bounced or left the brief: their delivery is `cancelled` instead. With
+    `stop` set, the message in flight is finished and the call returns. `dry_run` writes the
+    messages under output/outbox/ instead and records nothing.
     """
     with store.session() as session:
         edition = get_edition(session, edition_id)
@@ -62,6 +63,13 @@ def send_edition(
             f"edition {edition.id} is {edition.format.upper()}, not a PDF; "
             "send a PDF edition (briefing generate makes one by default)"
         )
+    if not edition.event_ids and not settings.brief(edition.brief)[1].send_when_empty:
+        reason = (
+            f"edition {edition.id} has no events, so it is not mailed (set send_when_empty = "
+            f"true in [briefs.{edition.brief}] to mail empty briefs)"
+        )
+        log.info(reason)
+        return DeliveryCounts(skipped=reason)
     mail = _prepare(settings, store, edition)
     if dry_run:
         return write_outbox(settings, store, edition, mail)
@@ -118,18 +126,25 @@ def write_outbox(
     with store.session() as session:
         subscribers = subscribers_for(session, edition.brief)
         done = ledger.sent_subscriber_ids(session, edition.id)
-    written = 0
+    written = failed = 0
     for subscriber in subscribers:
         if subscriber.id in done:
             continue
         recipient = Recipient(
             subscriber.email, subscriber.name, subscriber.token, f"e{edition.id}.s{subscriber.id}"
         )
+        try:
+            letter = mail.letter(recipient)
+        except ValueError as exc:  # a real send would leave it `failed` for the same reason
+            log.warning("%s: message not built: %s", subscriber.email, exc)
+            failed += 1
+            continue
         name = f"{subscriber.id:06d}-{slug(subscriber.email)}.eml"
-        _write_atomically(folder / name, mail.letter(recipient).data)
+        _write_atomically(folder / name, letter.data)
         written += 1
     log.info("edition %s: wrote %d messages to %s", edition.id, written, folder)
-    return DeliveryCounts(sent=written, already_sent=len(done & {s.id for s in subscribers}))
+    already = len(done & {s.id for s in subscribers})
+    return DeliveryCounts(sent=written, failed=failed, already_sent=already)
 
 
 def outbox_folder(settings: Settings, edition: Edition) -> Path:

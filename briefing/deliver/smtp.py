@@ -29,11 +29,15 @@ log = logging.getLogger(__name__)
 
 KEYRING_SERVICES = ("briefing", "yagmail")
 OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
-# Replies to RCPT that say the mailbox itself is bad (unknown, moved, malformed), as opposed to
-# policy refusals such as 554 relay denied, which would otherwise unsubscribe everyone.
+# Replies to RCPT that say the mailbox itself is bad (unknown, moved, malformed) when the
+# server gives no enhanced code, as opposed to policy refusals such as 554 relay denied,
+# which would otherwise unsubscribe everyone. With an enhanced code, only 5.1.x does.
 MAILBOX_CODES = (550, 551, 553)
 # Mail options for an address beyond ASCII, as smtplib's send_message would use them.
 UTF8_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")
+# An RFC 3463 enhanced status code at the start of a reply; group 1 is its subject
+# (1 addressing, 7 security or policy).
+_ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")
 _LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
 END_OF_DATA = b".\r\n"
 
@@ -62,12 +66,21 @@ def dot_stuff(data: bytes) -> bytes:
 
 
 class SmtpFatalError(BriefingError):
-    """The server refuses us, not a recipient (login refused, sender refused): stop sending."""
+    """The server refuses us, not a recipient (login, sender or relaying refused): stop sending."""
+
+
+# What became of one message (Outcome.status):
+SENT = "sent"  # accepted by the server
+BOUNCED = "bounced"  # that mailbox is refused for good (or refused while others were accepted)
+RETRY = "retry"  # a temporary refusal for this recipient (4xx): tried again later
+REFUSED = "refused"  # a 5xx that may be about us rather than them (policy, relay): judged by run
+FAILED = "failed"  # cannot be sent to this address as things stand, and is not their fault
+REQUEUE = "requeue"  # the session failed (421, dropped): no answer about the recipient at all
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one message: `sent`, `bounced` (permanent) or `retry` (temporary)."""
+    """What became of one message (a status above) and the server's reply that says so."""
 
     status: str
     response: str
@@ -219,6 +232,7 @@ class Connection:
         client = _client(self.settings)
         try:
             client.login()
+            client.smtp.ehlo_or_helo_if_needed()  # the server's extensions (SMTPUTF8) known
         except smtplib.SMTPAuthenticationError as exc:
             client.close()
             raise SmtpFatalError(
@@ -265,42 +279,70 @@ class Connection:
                 connection.send_message(message, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
-            outcome = _answer(code, reply, "recipient refused")
-            return Outcome(outcome.status, outcome.response, bad_mailbox=code in MAILBOX_CODES)
+            outcome = _recipient_refused(code, reply)
         except smtplib.SMTPSenderRefused as exc:
             if exc.smtp_code >= 500:
                 raise SmtpFatalError(
                     f"{describe(self.settings)}: sender {sender} refused: "
                     f"{exc.smtp_code} {_text(exc.smtp_error)}"
                 ) from None
-            return _answer(exc.smtp_code, exc.smtp_error, "sender deferred")
+            # Said of the session, not of this recipient: try again on a fresh one.
+            what = _reply("sender deferred", exc.smtp_code, exc.smtp_error)
+            outcome = Outcome(REQUEUE, what, reconnect=True)
         except smtplib.SMTPDataError as exc:
-            return _answer(exc.smtp_code, exc.smtp_error, "message refused")
+            outcome = _answer(exc.smtp_code, exc.smtp_error, "message refused", REFUSED)
         except smtplib.SMTPNotSupportedError as exc:
-            return Outcome("bounced", f"not supported by the server: {exc}")
+            outcome = Outcome(FAILED, f"not supported by the server: {exc}")
         except smtplib.SMTPResponseException as exc:
-            outcome = _answer(exc.smtp_code, exc.smtp_error, "server answered")
-            return Outcome(outcome.status, outcome.response, reconnect=exc.smtp_code == 421)
+            outcome = _answer(exc.smtp_code, exc.smtp_error, "server answered", REFUSED)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.close()
-            return Outcome("retry", f"connection lost: {exc or type(exc).__name__}", True)
+            outcome = Outcome(REQUEUE, f"connection lost: {exc or type(exc).__name__}", True)
         except BaseException:
             # Interrupted mid-transaction (or `before_end` failed): the session's state is
             # unknown, so drop it without QUIT, which the server could take as message text.
             connection.close()
             self.close()
             raise
+        else:
+            code, reply = connection.last_data_reply or (250, b"")
+            outcome = Outcome(SENT, f"{code} {_text(reply)}".strip())
         finally:
             connection.before_end = None
-        code, reply = connection.last_data_reply or (250, b"")
-        return Outcome("sent", f"{code} {_text(reply)}".strip())
+        if outcome.reconnect:
+            self.close()  # smtplib dropped the socket (421) or it broke: start afresh
+        return outcome
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether the open session takes addresses beyond ASCII (RFC 6531)."""
+        return self._client is not None and self._client.smtp.has_extn("smtputf8")
+
+
+def _reply(what: str, code: int, reply: bytes | str) -> str:
+    return f"{what}: {code} {_text(reply)}"
+
+
+def _answer(code: int, reply: bytes | str, what: str, permanent: str) -> Outcome:
+    """421 ends the session (no verdict on the recipient); 5xx is `permanent`; else retry."""
+    if code == 421:
+        return Outcome(REQUEUE, _reply(what, code, reply), reconnect=True)
+    if code == 530:
+        raise SmtpFatalError(f"the server requires a login: {_reply(what, code, reply)}")
+    return Outcome(permanent if 500 <= code < 600 else RETRY, _reply(what, code, reply))
+
+
+def _recipient_refused(code: int, reply: bytes | str) -> Outcome:
+    """A mailbox rejection (5.1.x, or 550/551/553 without an enhanced code) bounces; another
+    5xx (5.7.x policy, 554 relay denied) is `refused`: the run tells one from many."""
+    outcome = _answer(code, reply, "recipient refused", REFUSED)
+    if outcome.status != REFUSED:
+        return outcome
+    enhanced = _ENHANCED.match(_text(reply))
+    if (enhanced.group(1) == "1") if enhanced else code in MAILBOX_CODES:
+        return Outcome(BOUNCED, outcome.response, bad_mailbox=True)
+    return outcome
 
 
 def _text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     return " ".join(text.split())
-
-
-def _answer(code: int, reply: bytes | str, what: str) -> Outcome:
-    status = "bounced" if 500 <= code < 600 else "retry"
-    return Outcome(status, f"{what}: {code} {_text(reply)}")

@@ -32,6 +32,33 @@ class Classification:
     def strength(self) -> float:
         return max(self.scores.values(), default=0.0)
 
+    def confidence(self, min_score: float) -> float:
+        """0–1: enough evidence (twice min_score) and a clear lead (min_score over the next).
+
+        A development sent to the fallback category was not recognised: at most 0.5.
+        """
+        ranked = [*sorted(self.scores.values(), reverse=True), 0.0, 0.0]
+        best, runner_up = ranked[0], ranked[1]
+        if min_score <= 0:
+            return 1.0 if best > runner_up else 0.5
+        if self.category not in self.scores or best < min_score:
+            return round(0.5 * max(0.0, 1 - best / min_score), 2)
+        evidence = min(1.0, best / (2 * min_score))
+        lead = min(1.0, (best - runner_up) / min_score)
+        return round(evidence * lead, 2)
+
+    def reasons(self, min_score: float) -> list[str]:
+        """Why this category, in words a reviewer can check against the text."""
+        ranked = sorted(self.scores.items(), key=lambda pair: -pair[1])
+        lines = [
+            f"{category} {score:g}: {', '.join(self.matched.get(category, []))}"
+            for category, score in ranked
+            if score
+        ]
+        if self.category not in self.scores or self.strength < min_score:
+            lines.append(f"no category reached min_score {min_score:g}: {self.category}")
+        return lines
+
     def as_record(self, min_score: float) -> dict[str, Any]:
         return {
             "method": "lexicon",
@@ -39,6 +66,8 @@ class Classification:
             "min_score": min_score,
             "scores": self.scores,
             "matched": self.matched,
+            "confidence": self.confidence(min_score),
+            "reasons": self.reasons(min_score),
         }
 
 

@@ -21,12 +21,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from briefing.event import Event
-from briefing.store.events import events_between, get_event, upsert_events
+from briefing.store.events import events_between, get_event, hold_for_review, upsert_events
 
 TITLE_OVERLAP = 0.6
 MIN_SHARED_WORDS = 3
 DISTINCT_FIGURE = 10
 FOLDED = "folded_reports"
+FIGURES_REVIEWED = "figures_reviewed"  # set when a reviewer corrected the figures
 _STOPWORDS = {
     *("a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "and", "or", "with", "from"),
     *("as", "is", "are", "was", "were", "has", "have", "had", "be", "been", "that", "this"),
@@ -74,11 +75,13 @@ def combine(kept: Event, other: Event) -> Event:
     """`kept` as it is, with the sources, actors and figures only `other` has.
 
     Every other field of `kept` stays, whatever `other` says: `kept` is the stored event, which
-    a reviewer may have edited; `other` is a fresh extraction.
+    a reviewer may have edited; `other` is a fresh extraction. Figures a reviewer corrected
+    stay as they are.
     """
     sources = list(dict.fromkeys([*kept.sources, *other.sources]))
     actors = list(dict.fromkeys([*kept.actors, *other.actors]))
-    figures = {**other.figures, **kept.figures}
+    reviewed = (kept.classification or {}).get(FIGURES_REVIEWED)
+    figures = kept.figures if reviewed else {**other.figures, **kept.figures}
     update: dict = {"sources": sources, "actors": actors, "figures": figures}
     if other.id != kept.id and other.id not in folded(kept):
         reason = kept.classification or {}
@@ -107,6 +110,7 @@ def _same_day(
 def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> StoreCounts:
     """Store new events; update re-ingested ones; merge other sources' reports into one event."""
     pending: dict[str, Event] = {}
+    new: list[str] = []
     ids: list[str] = []
     added = updated = merged = 0
     for event in events:
@@ -125,7 +129,9 @@ def store_events(session: Session, events: Iterable[Event], zone: ZoneInfo) -> S
             merged += 1
         else:
             pending[event.id] = event
+            new.append(event.id)
             ids.append(event.id)
             added += 1
     upsert_events(session, pending.values())
+    hold_for_review(session, new)  # a machine wrote them: a person or a brief's rule decides
     return StoreCounts(added, updated, merged, list(dict.fromkeys(ids)))

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -44,7 +45,10 @@ class Delivery(Base):
     """The ledger row of one edition for one subscriber; `sent` only once the server accepted."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("edition_id", "subscriber_id"),)
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id"),
+        Index("ix_deliveries_edition_id_status", "edition_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
@@ -315,6 +319,21 @@ _RECORD_RETRY = _row_update(
 )
 
 
+_RECORD_REQUEUE = (
+    update(Delivery.__table__)
+    .where(Delivery.__table__.c.id == bindparam("row_id"))
+    .values(
+        status=PENDING,
+        claimed_by=None,
+        claimed_until=None,
+        last_error=bindparam("error"),
+        smtp_response=bindparam("response"),
+        next_attempt_at=None,
+        updated_at=_moment(),
+    )
+)
+
+
 def record_sent(
     session: Session | Connection, delivery_id: int, *, message_id: str, response: str
 ) -> None:
@@ -348,6 +367,29 @@ def record_retry(
     values = {"error": error, "response": response, "retry_at": retry_at, "moment": now()}
     status = PENDING if retry_at else FAILED
     session.execute(_RECORD_RETRY, {"row_id": delivery_id, "new_status": status, **values})
+
+
+def record_requeue(
+    session: Session | Connection, delivery_id: int, *, error: str, response: str | None
+) -> None:
+    """Back to the pool without counting an attempt: the server said nothing about this
+    recipient (the session failed: 421, dropped connection, or the sender was refused)."""
+    values = {"error": error, "response": response, "moment": now()}
+    session.execute(_RECORD_REQUEUE, {"row_id": delivery_id, **values})
+
+
+def note_untried(session: Session, edition_id: int, *, reason: str) -> int:
+    """Say on each pending delivery never tried why it was not (sending stopped); how many."""
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.edition_id == edition_id,
+            Delivery.status == PENDING,
+            Delivery.last_error.is_(None),
+        )
+        .values(last_error=reason, updated_at=now())
+    )
+    return result.rowcount or 0
 
 
 def fail_pending(session: Session, edition_id: int, *, error: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.errors import NotFoundError
@@ -31,6 +31,14 @@ class Edition(Base):
     size: Mapped[int] = mapped_column(Integer)
     pages: Mapped[int] = mapped_column(Integer)
     event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Review gate: events of the window still waiting for review, left out of this edition,
+    # and when the admins were told of them (once per scheduled slot).
+    pending_event_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    pending_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The composed brief the templates rendered, as JSON: every email of the edition is built
+    # from it, so an event edited later changes no copy. None for editions made before 0006.
+    # Deferred: listing and verifying editions need not load every brief.
+    content: Mapped[dict | None] = mapped_column(JSON, deferred=True)
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +56,7 @@ class Edition(Base):
             "size": self.size,
             "pages": self.pages,
             "events": len(self.event_ids),
+            "pending_review": len(self.pending_event_ids or []),
         }
 
 
@@ -56,6 +65,11 @@ def get_edition(session: Session, edition_id: int) -> Edition:
     if edition is None:
         raise NotFoundError(f"no edition with id {edition_id}")
     return edition
+
+
+def edition_content(session: Session, edition_id: int) -> dict | None:
+    """The composed brief kept with an edition (None for one made before it was kept)."""
+    return session.scalar(select(Edition.content).where(Edition.id == edition_id))
 
 
 def latest_edition(session: Session, brief: str, fmt: str = "pdf") -> Edition | None:
@@ -79,3 +93,18 @@ def list_editions(session: Session, brief: str | None = None) -> list[Edition]:
     if brief:
         query = query.where(Edition.brief == brief)
     return list(session.scalars(query))
+
+
+def claim_pending_notice(session: Session, edition_id: int, at: datetime) -> bool:
+    """True for the one caller that gets to tell the admins about this edition's pending events."""
+    claimed = session.execute(
+        update(Edition)
+        .where(Edition.id == edition_id, Edition.pending_notice_at.is_(None))
+        .values(pending_notice_at=at)
+    )
+    return claimed.rowcount == 1
+
+
+def release_pending_notice(session: Session, edition_id: int) -> None:
+    """The notice could not be sent: let a later attempt try again."""
+    session.execute(update(Edition).where(Edition.id == edition_id).values(pending_notice_at=None))

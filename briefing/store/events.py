@@ -1,4 +1,9 @@
-"""Stored events and the queries that select them."""
+"""Stored events, their review state, and the queries that select them.
+
+The review state lives beside the event, not in it: an `Event` is what happened, the review is
+what the desk decided about publishing it. Ingested events are held `pending` until a person or
+a brief's rule lets them through; events the desk made itself are `approved` from the start.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, func, select
+from sqlalchemy import JSON, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.event import Event
 from briefing.store.db import Base, UTCDateTime, now
+
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+REVIEW_STATES = (PENDING, APPROVED, REJECTED)
 
 
 class EventRow(Base):
@@ -34,6 +42,13 @@ class EventRow(Base):
     classification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    # Events stored before the review gate existed had been published: they count as approved.
+    review_state: Mapped[str] = mapped_column(
+        String(10), default=APPROVED, server_default=APPROVED, index=True
+    )
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_reason: Mapped[str | None] = mapped_column(Text)
 
     def to_event(self) -> Event:
         return Event.model_validate(
@@ -145,3 +160,110 @@ def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
 def get_event(session: Session, event_id: str) -> Event | None:
     row = session.get(EventRow, event_id)
     return row.to_event() if row else None
+
+
+@dataclass(frozen=True)
+class Review:
+    """Where an event stands: pending, approved or rejected, and who decided, when and why."""
+
+    state: str
+    by: str | None = None
+    at: datetime | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "by": self.by,
+            "at": self.at.isoformat() if self.at else None,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ReviewedEvent:
+    """An event with its review."""
+
+    event: Event
+    review: Review
+
+    @property
+    def confidence(self) -> float | None:
+        """The ingestion's confidence in what it read, when it gave one."""
+        value = (self.event.classification or {}).get("confidence")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def reasons(self) -> list[str]:
+        return list((self.event.classification or {}).get("reasons") or [])
+
+
+def _reviewed(row: EventRow) -> ReviewedEvent:
+    review = Review(row.review_state, row.reviewed_by, row.reviewed_at, row.review_reason)
+    return ReviewedEvent(row.to_event(), review)
+
+
+def reviewed_events_between(
+    session: Session,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    categories: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+) -> list[ReviewedEvent]:
+    """Events with start <= occurred_at < end and their reviews, oldest first."""
+    query = select(EventRow).order_by(EventRow.occurred_at, EventRow.id)
+    if start is not None:
+        query = query.where(EventRow.occurred_at >= start)
+    if end is not None:
+        query = query.where(EventRow.occurred_at < end)
+    if categories:
+        query = query.where(EventRow.category.in_(list(categories)))
+    if states:
+        query = query.where(EventRow.review_state.in_(list(states)))
+    return [_reviewed(row) for row in session.scalars(query)]
+
+
+def reviewed_events_by_id(session: Session, ids: Sequence[str]) -> list[ReviewedEvent]:
+    """The stored ones of `ids` with their reviews, in the order asked."""
+    rows = {row.id: row for row in session.scalars(select(EventRow).where(EventRow.id.in_(ids)))}
+    return [_reviewed(rows[event_id]) for event_id in dict.fromkeys(ids) if event_id in rows]
+
+
+def hold_for_review(session: Session, ids: Sequence[str]) -> None:
+    """Mark newly ingested events pending: a machine wrote them, a person or a rule decides."""
+    if ids:
+        session.execute(
+            update(EventRow)
+            .where(EventRow.id.in_(list(ids)))
+            .values(review_state=PENDING, reviewed_by=None, reviewed_at=None, review_reason=None)
+        )
+
+
+def set_review(
+    session: Session,
+    ids: Sequence[str],
+    state: str,
+    *,
+    by: str,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Record a decision on events already stored (the caller checks they exist)."""
+    if state not in REVIEW_STATES:
+        raise ValueError(f"unknown review state {state!r}")
+    session.execute(
+        update(EventRow)
+        .where(EventRow.id.in_(list(ids)))
+        .values(review_state=state, reviewed_by=by, reviewed_at=at or now(), review_reason=reason)
+    )
+
+
+def save_reviewed_edit(session: Session, event: Event, *, by: str, reason: str | None) -> None:
+    """Store a reviewer's corrected event; its review state stays as it was."""
+    row = session.get(EventRow, event.id)
+    if row is None:
+        raise LookupError(event.id)
+    for key, value in _columns(event).items():
+        setattr(row, key, value)
+    row.reviewed_by, row.reviewed_at, row.review_reason = by, now(), reason
+    session.flush()

@@ -11,7 +11,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("events") as batch:
-        batch.add_column(sa.Column("figure_notes", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("figure_notes", sa.JSON(), nullable=False, server_default="{}"))
 
 
 def downgrade() -> None:

@@ -1,0 +1,139 @@
+"""`briefing generate` as a real process: killed, it leaves no renderer running and no file
+that `archive verify` would not report; and `--out` never overwrites a file unasked."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import DEMO_EVENTS
+
+
+def generate_process(output: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFING_")}
+    env.update(BRIEFING_OUTPUT_DIR=str(output), BRIEFING_TIMEZONE="Europe/Kyiv")
+    return subprocess.Popen(
+        [sys.executable, "-m", "briefing", "generate", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(child) for child in path.read_text().split()]
+    except OSError:
+        return []
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    state = next(line for line in status.splitlines() if line.startswith("State:"))
+    return "zombie" not in state and "(dead)" not in state
+
+
+def wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_a_killed_generate_takes_its_pdf_worker_with_it(tmp_path):
+    parent = generate_process(tmp_path / "output", "--date", "2024-10-26")
+    workers = []
+    try:
+        assert wait_for(lambda: children(parent.pid), 30), "no worker seen"
+        workers = children(parent.pid)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+        assert wait_for(lambda: not any(map(running, workers)), 2.0), "a worker outlived it"
+    finally:
+        parent.kill()
+        for pid in filter(running, workers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_file_left_by_a_generate_killed_while_recording_is_reported(cli, tmp_path):
+    assert cli("events", "import", DEMO_EVENTS).code == 0
+    database = tmp_path / "output" / "briefing.db"
+    folder = tmp_path / "output" / "briefs" / "daily" / "2024"
+    lock = sqlite3.connect(database, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # generate can read, render and write its file, not record
+    process = generate_process(tmp_path / "output", "--date", "2024-10-26")
+    try:
+        made = wait_for(lambda: list(folder.glob("daily-*.pdf")), 60)
+        process.kill()
+        process.wait()
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert made, process.stderr.read()
+    assert json.loads(cli("archive", "list", "--json").out) == []
+
+    result = cli("archive", "verify", "--json")
+
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert "output/briefs/daily/2024/daily-2024-10-26.pdf" in [
+        _rel(item["path"]) for item in report["unowned"]
+    ]
+    leftovers = [item for item in report["unowned"] if item["temporary"]]
+    assert all(Path(item["path"]).name.startswith(".partial-") for item in leftovers)
+    plain = cli("archive", "verify")
+    assert plain.code == 1 and "daily-2024-10-26.pdf: no edition records this file" in plain.err
+
+    # The next edition into that folder clears the killed writer's temporary file.
+    assert cli("generate", "--date", "2024-10-26").code == 0
+    assert not list(folder.glob(".partial-*"))
+
+
+def _rel(path: str) -> str:
+    return "output/" + path.split("/output/", 1)[1]
+
+
+def test_out_never_overwrites_a_file_unless_forced(cli, tmp_path):
+    cli("events", "import", DEMO_EVENTS)
+    mine = tmp_path / "mine.pdf"
+    mine.write_bytes(b"my own notes")
+
+    refused = cli("generate", "--date", "2024-10-26", "--out", str(mine))
+
+    assert refused.code == 2
+    assert "mine.pdf already exists" in refused.err and "--force" in refused.err
+    assert mine.read_bytes() == b"my own notes"
+    assert json.loads(cli("archive", "list", "--json").out) == []  # refused before making one
+
+    forced = cli("generate", "--json", "--date", "2024-10-26", "--out", str(mine), "--force")
+
+    assert forced.code == 0, forced.err
+    assert mine.read_bytes() == Path(json.loads(forced.out)["path"]).read_bytes()
+
+
+def test_out_into_a_folder_holding_that_name_keeps_the_file(cli, tmp_path):
+    cli("events", "import", DEMO_EVENTS)
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    (folder / "daily-2024-10-26.pdf").write_bytes(b"an older copy")
+
+    refused = cli("generate", "--date", "2024-10-26", "--out", str(folder))
+
+    assert refused.code == 1
+    assert "daily-2024-10-26.pdf already exists" in refused.err and "--force" in refused.err
+    assert (folder / "daily-2024-10-26.pdf").read_bytes() == b"an older copy"
