@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_EVENTS := examples/ukraine-2024-10-26.json
+LOSSES := ../shared/data/ukraine-war-losses
+LOSSES_SOURCE := General Staff of the Armed Forces of Ukraine (its claims), via the 2022 Ukraine Russia War Dataset by Petro Ivaniuk (MIT licence)
 
 .PHONY: setup demo test lint format bench clean
 
@@ -16,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/briefing --quiet events import $(DEMO_EVENTS)
+	@if [ -d $(LOSSES) ]; then \
+		$(BIN)/briefing --quiet series import --cumulative --prefix russian_losses --exclude day \
+			--source "$(LOSSES_SOURCE)" \
+			$(LOSSES)/russia_losses_personnel.json $(LOSSES)/russia_losses_equipment.json; \
+	else echo "$(LOSSES) not found: the demo brief will have no 30-day trends"; fi
 	$(BIN)/briefing generate --date 2024-10-26
 
 lint: setup

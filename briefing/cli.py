@@ -21,6 +21,7 @@ COMMANDS = {
     "ingest": "briefing.commands.ingest:ingest",
     "schedule": "briefing.commands.schedule:schedule",
     "send": "briefing.commands.send:send",
+    "series": "briefing.commands.series:series",
     "subscribers": "briefing.commands.subscribers:subscribers",
 }
 

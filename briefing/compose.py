@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 
 from briefing.config import BriefSpec, FigureSpec
 from briefing.event import Event
@@ -19,11 +20,19 @@ SECTION_HEADINGS = {
 }
 
 
+TREND_DAYS = 30
+_NEW_NAMES_SHOWN = 4
+
+
 @dataclass(frozen=True)
 class SourceRef:
+    """One entry of the sources list: outlet, and when known the title, date and address."""
+
     number: int
     name: str
     url: str | None
+    title: str | None = None
+    published: date | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class Item:
     event: Event
     refs: tuple[SourceRef, ...]
     local_time: datetime
+    number: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,16 +51,73 @@ class Section:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    day: date
+    value: float
+
+
+@dataclass(frozen=True)
 class FigureTotal:
+    """A key figure of the window, with what a reader needs to weigh it.
+
+    `qualifier` and `side` are kept when every report agrees ("approximately", whose count);
+    `trend` is the figure's daily value over the last days, from the stored events.
+    """
+
     name: str
     label: str
     unit: str
     value: float
     previous: float | None
+    qualifier: str | None = None
+    side: str | None = None
+    upper: float | None = None
+    trend: tuple[TrendPoint, ...] = ()
+    event_ids: tuple[str, ...] = ()
 
     @property
     def change(self) -> float | None:
         return None if self.previous is None else self.value - self.previous
+
+
+@dataclass(frozen=True)
+class SeriesTrend:
+    """An imported daily series (e.g. claimed losses) over the last days, with its source."""
+
+    name: str
+    label: str
+    unit: str
+    source: str
+    points: tuple[TrendPoint, ...]
+
+    @property
+    def latest(self) -> TrendPoint:
+        return self.points[-1]
+
+    @property
+    def change(self) -> float | None:
+        return self.points[-1].value - self.points[-2].value if len(self.points) > 1 else None
+
+    @property
+    def total(self) -> float:
+        return sum(point.value for point in self.points)
+
+
+@dataclass(frozen=True)
+class Takeaway:
+    """One line of what changed, built from the data and citing the items it rests on.
+
+    kind "figures": `figures` reported together; "new": `names` not named in the window
+    before; "count": developments per section (`counts`) and the most named `names`.
+    """
+
+    kind: str
+    category: str
+    item_numbers: tuple[int, ...]
+    figures: tuple[FigureTotal, ...] = ()
+    names: tuple[str, ...] = ()
+    more_names: int = 0
+    counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,12 +128,19 @@ class Brief:
     title: str
     window: Window
     generated_at: datetime
-    takeaways: tuple[Item, ...]
+    takeaways: tuple[Takeaway, ...]
     figures: tuple[FigureTotal, ...]
     sections: tuple[Section, ...]
     sources: tuple[SourceRef, ...]
     events: tuple[Event, ...] = field(repr=False)
     pending_review: tuple[str, ...] = ()  # ids of the window's events left out, awaiting review
+    series: tuple[SeriesTrend, ...] = ()
+    locale: str = "en_GB"
+    publisher: str | None = None
+    distribution: str | None = None
+    logo: str | None = None
+    edition_number: int | None = None
+    trend_days: int = TREND_DAYS
 
     @property
     def edition_date(self) -> date:
@@ -100,36 +174,79 @@ def total_figures(events: Sequence[Event], specs: Mapping[str, FigureSpec]) -> d
 
 
 def _figure_rows(
-    totals: Mapping[str, float],
+    shown: Sequence[Event],
     previous: Mapping[str, float] | None,
     specs: Mapping[str, FigureSpec],
+    trends: Mapping[str, tuple[TrendPoint, ...]],
 ) -> tuple[FigureTotal, ...]:
+    totals = total_figures(shown, specs)
     order = list(specs)
     names = sorted(totals, key=lambda n: (order.index(n) if n in order else len(order), n))
-    return tuple(
-        FigureTotal(
-            name=name,
-            label=specs[name].label if name in specs else name.replace("_", " ").capitalize(),
-            unit=specs[name].unit if name in specs else "",
-            value=totals[name],
-            previous=None if previous is None else previous.get(name, 0),
-        )
-        for name in names
+    return tuple(_figure_row(name, totals[name], shown, previous, specs, trends) for name in names)
+
+
+def _figure_row(name, value, shown, previous, specs, trends) -> FigureTotal:
+    reporting = [event for event in shown if name in event.figures]
+    notes = [event.figure_notes.get(name) for event in reporting]
+    spec = specs.get(name)
+    return FigureTotal(
+        name=name,
+        label=spec.label if spec else name.replace("_", " ").capitalize(),
+        unit=_agreed(note and note.unit for note in notes) or (spec.unit if spec else ""),
+        value=value,
+        previous=None if previous is None else previous.get(name, 0),
+        qualifier=_total_qualifier([note and note.qualifier for note in notes]),
+        side=_agreed(note and note.side for note in notes),
+        upper=notes[0].upper if len(notes) == 1 and notes[0] else None,
+        trend=trends.get(name, ()),
+        event_ids=tuple(event.id for event in reporting),
     )
+
+
+def _agreed(values) -> str | None:
+    """The one value every report gives, else None (a total of mixed sides has no side)."""
+    distinct = set(values)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _total_qualifier(qualifiers: list[str | None]) -> str | None:
+    """A total of estimates is an estimate: the shared qualifier, or "approximately" if mixed."""
+    if not any(qualifiers):
+        return None
+    return _agreed(qualifiers) or "approximately"
+
+
+def daily_trends(
+    events: Sequence[Event], specs: Mapping[str, FigureSpec], window: Window, days: int
+) -> dict[str, tuple[TrendPoint, ...]]:
+    """Each figure's value per local day over the `days` days ending with the window."""
+    first_day = window.edition_date - timedelta(days=days - 1)
+    by_day: dict[date, list[Event]] = defaultdict(list)
+    for event in events:
+        day = event.occurred_at.astimezone(window.zone).date()
+        if first_day <= day <= window.edition_date and event.occurred_at < window.end:
+            by_day[day].append(event)
+    points: dict[str, list[TrendPoint]] = defaultdict(list)
+    for day in sorted(by_day):
+        for name, value in total_figures(by_day[day], specs).items():
+            points[name].append(TrendPoint(day, value))
+    return {name: tuple(found) for name, found in points.items()}
 
 
 class _SourceList:
     """Numbers each distinct source once, in order of first citation."""
 
     def __init__(self) -> None:
-        self.refs: dict[tuple[str, str | None], SourceRef] = {}
+        self.refs: dict[tuple, SourceRef] = {}
 
     def cite(self, event: Event) -> tuple[SourceRef, ...]:
         cited = []
         for source in event.sources:
-            key = (source.name, source.url)
+            key = (source.name, source.url, source.title, source.published)
             if key not in self.refs:
-                self.refs[key] = SourceRef(len(self.refs) + 1, source.name, source.url)
+                self.refs[key] = SourceRef(
+                    len(self.refs) + 1, source.name, source.url, source.title, source.published
+                )
             cited.append(self.refs[key])
         return tuple(cited)
 
@@ -143,38 +260,162 @@ def compose_brief(
     generated_at: datetime,
     figure_specs: Mapping[str, FigureSpec],
     previous_events: Sequence[Event] | None = None,
+    history_events: Sequence[Event] = (),
+    series: Mapping[str, Sequence[tuple[date, float, str]]] | None = None,
+    edition_number: int | None = None,
 ) -> Brief:
     """The brief for `window`: sections in the configured order, most important items first.
 
     `previous_events` are the events of the window before; when given, key figures show
-    the change against them.
+    the change against them and takeaways name what is new. `history_events` (the last
+    TREND_DAYS days) give each key figure its daily trend; `series` holds the (day, value,
+    source) points of imported series, of which the brief charts those its spec names.
     """
     shown = [e for e in select_events(events, spec) if window.start <= e.occurred_at < window.end]
     sources = _SourceList()
     sections = []
-    items_by_id: dict[str, Item] = {}
     for category in spec.sections:
         ranked = sorted((e for e in shown if e.category == category), key=lambda e: e.sort_key)
-        items = []
-        for event in ranked:
-            item = Item(event, sources.cite(event), event.occurred_at.astimezone(window.zone))
-            items.append(item)
-            items_by_id[event.id] = item
-        sections.append(
-            Section(category, SECTION_HEADINGS.get(category, category.title()), tuple(items))
+        items = tuple(
+            Item(event, sources.cite(event), event.occurred_at.astimezone(window.zone))
+            for event in ranked
         )
-    ranked_all = sorted(shown, key=lambda e: e.sort_key)
+        sections.append(Section(category, SECTION_HEADINGS.get(category, category.title()), items))
+    sections = _numbered(sections)
+    previous_selected = None if previous_events is None else select_events(previous_events, spec)
     previous = None
-    if previous_events is not None:
-        previous = total_figures(select_events(previous_events, spec), figure_specs)
+    if previous_selected is not None:
+        previous = total_figures(previous_selected, figure_specs)
+    trends = daily_trends(
+        [*select_events(history_events, spec), *shown], figure_specs, window, TREND_DAYS
+    )
+    figures = _figure_rows(shown, previous, figure_specs, trends)
     return Brief(
         name=name,
         title=spec.title,
         window=window,
         generated_at=generated_at,
-        takeaways=tuple(items_by_id[e.id] for e in ranked_all[: spec.takeaways]),
-        figures=_figure_rows(total_figures(shown, figure_specs), previous, figure_specs),
+        takeaways=key_takeaways(sections, figures, previous_selected, spec.takeaways),
+        figures=figures,
         sections=tuple(sections),
         sources=tuple(sources.refs.values()),
         events=tuple(sorted(shown, key=lambda e: e.occurred_at)),
+        series=series_trends(spec.series, series or {}, figure_specs),
+        locale=spec.locale,
+        publisher=spec.publisher,
+        distribution=spec.distribution,
+        logo=spec.logo,
+        edition_number=edition_number,
+    )
+
+
+def series_trends(
+    names: Sequence[str],
+    points: Mapping[str, Sequence[tuple[date, float, str]]],
+    specs: Mapping[str, FigureSpec],
+) -> tuple[SeriesTrend, ...]:
+    """The brief's configured series, in its order, labelled like figures; empty ones left out."""
+    trends = []
+    for name in names:
+        found = sorted(points.get(name, ()))
+        if not found:
+            continue
+        spec = specs.get(name)
+        trends.append(
+            SeriesTrend(
+                name=name,
+                label=spec.label if spec else name.replace("_", " ").capitalize(),
+                unit=spec.unit if spec else "",
+                source="; ".join(dict.fromkeys(source for _, _, source in found)),
+                points=tuple(TrendPoint(day, value) for day, value, _ in found),
+            )
+        )
+    return tuple(trends)
+
+
+def _numbered(sections: list[Section]) -> list[Section]:
+    """Items numbered 1…N through the brief, so takeaways can cite them."""
+    numbered, number = [], 0
+    for section in sections:
+        items = []
+        for item in section.items:
+            number += 1
+            items.append(replace(item, number=number))
+        numbered.append(replace(section, items=tuple(items)))
+    return numbered
+
+
+# --- key takeaways: what changed, from the data ----------------------------------------------
+
+
+def key_takeaways(
+    sections: Sequence[Section],
+    figures: Sequence[FigureTotal],
+    previous_events: Sequence[Event] | None,
+    limit: int,
+) -> tuple[Takeaway, ...]:
+    """Figures reported together, names new since the window before, developments per section.
+
+    Deterministic and drawn only from the events: nothing a reader cannot trace to an item.
+    The figures come first, but leave room for what is new and for the count.
+    """
+    items = [item for section in sections for item in section.items]
+    if not items or limit == 0:
+        return ()
+    others = [_count_takeaway(sections, items)]
+    if previous_events:
+        others[:0] = _new_name_takeaway(items, previous_events)
+    figure_lines = _figure_takeaways(figures, items)[: max(limit - len(others), 1)]
+    return tuple([*figure_lines, *others][:limit])
+
+
+def _figure_takeaways(figures: Sequence[FigureTotal], items: Sequence[Item]) -> list[Takeaway]:
+    number_of = {item.event.id: item.number for item in items}
+    category_of = {item.event.id: item.event.category for item in items}
+    groups: dict[tuple[str, ...], list[FigureTotal]] = {}
+    for figure in figures:
+        groups.setdefault(figure.event_ids, []).append(figure)
+    return [
+        Takeaway(
+            kind="figures",
+            category=category_of[ids[0]],
+            item_numbers=tuple(sorted(number_of[i] for i in ids)),
+            figures=tuple(group),
+        )
+        for ids, group in groups.items()
+        if ids
+    ]
+
+
+def _new_name_takeaway(items: Sequence[Item], previous_events: Sequence[Event]) -> list[Takeaway]:
+    known = {actor for event in previous_events for actor in event.actors}
+    new: dict[str, list[Item]] = {}
+    for item in items:
+        for actor in item.event.actors:
+            if actor not in known:
+                new.setdefault(actor, []).append(item)
+    if not new:
+        return []
+    names = sorted(new, key=lambda a: (-len(new[a]), new[a][0].number, a))
+    shown = names[:_NEW_NAMES_SHOWN]
+    return [
+        Takeaway(
+            kind="new",
+            category=new[shown[0]][0].event.category,
+            item_numbers=tuple(sorted({item.number for a in shown for item in new[a]})),
+            names=tuple(shown),
+            more_names=len(names) - len(shown),
+        )
+    ]
+
+
+def _count_takeaway(sections: Sequence[Section], items: Sequence[Item]) -> Takeaway:
+    named = Counter(actor for item in items for actor in item.event.actors)
+    top = sorted(named, key=lambda a: (-named[a], a))[:3]
+    return Takeaway(
+        kind="count",
+        category="",
+        item_numbers=tuple(item.number for item in items),
+        names=tuple(top),
+        counts=tuple((section.heading, len(section.items)) for section in sections),
     )

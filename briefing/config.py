@@ -46,6 +46,25 @@ def _check_cron(expression: str) -> str:
     return expression
 
 
+def _check_locale(name: str) -> str:
+    """A locale Babel knows ('en_GB', 'uk', 'fr_FR'), so formatting never fails mid-render."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"{name!r} is not a known locale (e.g. 'en_GB', 'de_DE', 'uk')") from None
+    return name
+
+
+def _check_asset_name(name: str) -> str:
+    """A file inside the template folder: a relative path without '..', no address."""
+    parts = Path(name).parts
+    if not name or Path(name).is_absolute() or ".." in parts or ":" in name:
+        raise ValueError(f"{name!r} must be a file name inside the template folder")
+    return name
+
+
 def parse_duration(value: Any) -> timedelta:
     """Read '6h', '90m', '1d' or a bare number of hours."""
     if isinstance(value, timedelta):
@@ -71,14 +90,20 @@ DEFAULT_FIGURES: dict[str, FigureSpec] = {
     "missiles_launched": FigureSpec(label="Missiles launched"),
     "missiles_destroyed": FigureSpec(label="Missiles destroyed"),
     "missiles_intercepted": FigureSpec(label="Missiles intercepted"),
-    "aid_value_usd": FigureSpec(label="Aid pledged", unit="USD"),
-    "aid_value_eur": FigureSpec(label="Aid pledged", unit="EUR"),
-    "aid_value_gbp": FigureSpec(label="Aid pledged", unit="GBP"),
-    "aid_value_cad": FigureSpec(label="Aid pledged", unit="CAD"),
-    "aid_value_uah": FigureSpec(label="Aid pledged", unit="UAH"),
+    **{
+        f"{kind}_{currency.lower()}": FigureSpec(label=label, unit=currency)
+        for kind, label in (
+            ("military_aid", "Military aid pledged"),
+            ("humanitarian_aid", "Humanitarian aid pledged"),
+            ("aid_value", "Aid pledged, military or humanitarian not stated"),
+        )
+        for currency in ("USD", "EUR", "GBP", "CAD", "UAH")
+    },
     "killed": FigureSpec(label="Killed"),
     "injured": FigureSpec(label="Injured"),
-    "distance_km": FigureSpec(label="Farthest strike", unit="km", aggregate="max"),
+    "distance_km": FigureSpec(
+        label="Deepest strike, distance from the border", unit="km", aggregate="max"
+    ),
 }
 
 
@@ -99,10 +124,17 @@ class BriefSpec(_Model):
     review: Literal["required", "auto"] = "auto"
     auto_approve_above: float = Field(default=0.7, ge=0, le=1)
     send_when_empty: bool = False
+    locale: str = "en_GB"
+    publisher: str | None = Field(default=None, max_length=200)
+    distribution: str | None = Field(default=None, max_length=300)
+    logo: str | None = None
+    series: list[str] = Field(default_factory=list)
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
     _catch_up = field_validator("catch_up", mode="before")(parse_duration)
     _schedule = field_validator("schedule")(_check_cron)
+    _locale = field_validator("locale")(lambda v: _check_locale(v))
+    _logo = field_validator("logo")(lambda v: v if v is None else _check_asset_name(v))
 
 
 class SmtpSettings(_Model):

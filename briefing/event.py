@@ -79,10 +79,14 @@ class Location(BaseModel):
 
 
 class Source(BaseModel):
+    """Where a report came from: the outlet (`name`), and when known its title, date and address."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     url: str | None = None
+    title: str | None = Field(default=None, max_length=500)
+    published: date | None = None
 
     @field_validator("url")
     @classmethod
@@ -203,7 +207,7 @@ class Event(BaseModel):
         for note in self.figure_notes.values():
             parts += (note.side or "", note.unit or "")
         for source in self.sources:
-            parts += (source.name, source.url or "")
+            parts += (source.name, source.url or "", source.title or "")
         parts += _nested_texts(self.classification)
         return "".join(parts)
 
@@ -224,6 +228,7 @@ class Event(BaseModel):
         for index, source in enumerate(self.sources):
             yield ("sources", index, "name"), source.name
             yield ("sources", index, "url"), source.url or ""
+            yield ("sources", index, "title"), source.title or ""
         yield from ((("classification",), text) for text in _nested_texts(self.classification))
 
     @model_validator(mode="after")

@@ -16,6 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+# Loaded with WeasyPrint so a pre-started worker (briefing.pdf_worker) has every slow import of
+# a render done before the brief arrives: formatting (Babel) and typography (SmartyPants).
+import babel.dates
+import babel.numbers  # noqa: F401
+import smartypants  # noqa: F401
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -29,6 +34,9 @@ from briefing.render import (
 )
 
 EVENTS_ATTACHMENT = "events.json"
+#: PDF/A-3, level A: archival (fonts embedded, colours defined, XMP identification), tagged
+#: for accessibility, and allowed to carry the events JSON as an associated file.
+PDF_VARIANT = "pdf/a-3a"
 
 
 class TemplateFolderFetcher(URLFetcher):
@@ -84,10 +92,19 @@ def events_document(brief: Brief) -> dict[str, Any]:
     }
 
 
+def _associate_each_file_once(document: Any, pdf: Any) -> None:
+    """WeasyPrint lists the attachment twice in the catalogue's /AF; PDF/A wants it once."""
+    import pydyf
+
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
+
+
 def render_pdf(
     brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
 ) -> RenderedPdf:
-    """The brief as a PDF with title, author and creation date, and its events attached.
+    """The brief as a tagged PDF/A-3 with title, author, creation date and language, and its
+    events attached as an associated file (AFRelationship /Data).
 
     One layout pass: the page count comes from the rendered document that is written.
     """
@@ -95,7 +112,7 @@ def render_pdf(
     folders = template_folders(template_dir)
     fetcher = TemplateFolderFetcher(folders)
     document = HTML(string=html, base_url=f"{folders[0].resolve().as_uri()}/", url_fetcher=fetcher)
-    rendered = document.render()
+    rendered = document.render(pdf_variant=PDF_VARIANT, pdf_tags=True)
     rendered.metadata.title = document_title(brief)
     rendered.metadata.authors = [author]
     rendered.metadata.created = rendered.metadata.modified = w3c_time(brief.generated_at)
@@ -110,5 +127,10 @@ def render_pdf(
         url_fetcher=fetcher,
         relationship="Data",
     )
-    data = rendered.write_pdf(attachments=[attachment])
+    data = rendered.write_pdf(
+        attachments=[attachment],
+        pdf_variant=PDF_VARIANT,
+        pdf_tags=True,
+        finisher=_associate_each_file_once,
+    )
     return RenderedPdf(data=data, pages=len(rendered.pages))

@@ -16,7 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from briefing.archive import write_edition_file
-from briefing.compose import Brief, compose_brief, select_events
+from briefing.compose import TREND_DAYS, Brief, compose_brief, select_events
 from briefing.config import BriefSpec, Settings
 from briefing.errors import BriefingError
 from briefing.event import Event
@@ -27,9 +27,11 @@ from briefing.store.editions import (
     Edition,
     edition_content,
     edition_for_slot,
+    edition_number,
     latest_edition,
 )
 from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
+from briefing.store.series import series_between
 from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,14 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
 
 
 def _compose(
-    session, settings: Settings, name: str, spec: BriefSpec, window: Window, now, events=None
+    session,
+    settings: Settings,
+    name: str,
+    spec: BriefSpec,
+    window: Window,
+    now,
+    events=None,
+    edition_id: int | None = None,
 ) -> Brief:
     pending: Sequence[str] = ()
     if events is None:
@@ -97,6 +106,13 @@ def _compose(
     before = window.previous()
     has_history = session.scalar(select(exists().where(EventRow.occurred_at < window.start)))
     previous = _reviewed_window(session, spec, before)[0] if has_history else None
+    trend_start = window.end - timedelta(days=TREND_DAYS)
+    history = (
+        _reviewed_window(session, spec, Window(trend_start, window.start, window.zone))[0]
+        if trend_start < window.start
+        else []
+    )
+    first_day = window.edition_date - timedelta(days=TREND_DAYS - 1)
     brief = compose_brief(
         name,
         spec,
@@ -105,6 +121,9 @@ def _compose(
         generated_at=now,
         figure_specs=settings.figure_specs,
         previous_events=previous,
+        history_events=history,
+        series=series_between(session, spec.series, first_day, window.edition_date),
+        edition_number=edition_number(session, name, edition_id),
     )
     return replace(brief, pending_review=tuple(pending))
 
@@ -125,7 +144,9 @@ def _render(
     settings: Settings, brief: Brief, fmt: str, render_pdf: PdfRenderer | None
 ) -> tuple[bytes, int]:
     if fmt == "html":
-        html = render_html(brief, template_dir=settings.template_dir, author=settings.author)
+        html = render_html(
+            brief, template_dir=settings.template_dir, author=settings.author, for_screen=True
+        )
         return html.encode(), 0
     if render_pdf is None:
         from briefing.pdf import render_pdf
@@ -211,7 +232,9 @@ def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Bri
     window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
     with store.session() as session:
         events = events_by_id(session, edition.event_ids)
-        brief = _compose(session, settings, name, spec, window, edition.created_at, events)
+        brief = _compose(
+            session, settings, name, spec, window, edition.created_at, events, edition.id
+        )
     return replace(brief, pending_review=tuple(edition.pending_event_ids or ()))
 
 

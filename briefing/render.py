@@ -9,6 +9,8 @@ the template folders and `data:` URLs, so a brief can never fetch a URL or a loc
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +27,6 @@ from briefing.errors import ConfigError
 MAIN_TEMPLATE = "brief.html"
 _MINUS = "\u2212"
 _NBSP = "\u00a0"
-_SCALES = ((1e12, "trillion", "tn"), (1e9, "billion", "bn"), (1e6, "million", "M"))
 
 
 # --- where templates live -------------------------------------------------------------
@@ -97,56 +98,151 @@ class _TemplateLoader(jinja2.ChoiceLoader):
             raise TemplateNotFoundError(name, self.folders) from None
 
 
-# --- filters: how numbers and times read in a brief --------------------------------------
+# --- filters: how numbers, money, dates and text read in a brief ---------------------------
+# Babel formats by the brief's locale (its `locale` setting, read from the template context);
+# every filter is a plain function, so it also works in a sandboxed environment.
+
+DEFAULT_LOCALE = "en_GB"
+_COMPACT_FROM, _COMPACT_UNTIL = 1e6, 1e15
 
 
-def format_number(value: float, compact: bool = False) -> str:
-    """116 → '116', 1234 → '1,234', 400000000 → '400 million' (compact: '400M'), 2.5 → '2.5'."""
+def _context_locale(context: Any) -> str:
+    brief = context.get("brief") if context is not None else None
+    return getattr(brief, "locale", None) or DEFAULT_LOCALE
+
+
+def _readable(value: float) -> float:
+    """Negative zero and values that would print as 0 become 0, so no '−0' is ever shown."""
+    value = float(value)
+    return 0.0 if abs(value) < 0.005 else value
+
+
+def format_number(value: float, locale: str = DEFAULT_LOCALE) -> str:
+    """116 → '116', 1234.5 → '1,234.5', 4e8 → '400 million', 2e18 → '2E18'; a true minus."""
+    from babel import numbers
+
+    value = _readable(value)
+    if not math.isfinite(value):
+        return "n/a"
     magnitude = abs(value)
-    for scale, word, short in _SCALES:
-        if magnitude >= scale:
-            number = _trim(value / scale)
-            return f"{number}{short}" if compact else f"{number}{_NBSP}{word}"
-    return _trim(value)
+    if magnitude >= _COMPACT_UNTIL:
+        text = numbers.format_scientific(value, format="0.##E0", locale=locale)
+    elif magnitude >= _COMPACT_FROM:
+        text = numbers.format_compact_decimal(
+            value, format_type="long", fraction_digits=2, locale=locale
+        )
+    else:
+        text = numbers.format_decimal(value, format="#,##0.##", locale=locale)
+    return text.replace("-", _MINUS).replace(" ", _NBSP)
 
 
-def _trim(value: float) -> str:
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+def format_quantity(
+    value: float,
+    unit: str = "",
+    qualifier: str | None = None,
+    upper: float | None = None,
+    locale: str = DEFAULT_LOCALE,
+) -> str:
+    """'approximately 116', 'US$400 million', '750 km', '45–52%': currency symbols lead."""
+    from babel import numbers
+
+    number = format_number(value, locale)
+    if upper is not None and math.isfinite(upper) and upper != value:
+        number = f"{number}–{format_number(upper, locale)}"
+    if _is_currency(unit):
+        number = f"{numbers.get_currency_symbol(unit, locale)}{number}"
+    elif unit == "%":
+        number = f"{number}%"
+    elif unit:
+        number = f"{number}{_NBSP}{unit}"
+    return f"{qualifier}{_NBSP}{number}" if qualifier else number
 
 
-def format_quantity(value: float, unit: str = "", compact: bool = False) -> str:
-    """A number with its unit: currency codes lead ('USD 400 million'), others follow ('750 km')."""
-    number = format_number(value, compact)
-    if not unit:
-        return number
-    if len(unit) == 3 and unit.isalpha() and unit.isupper():
-        return f"{unit}{_NBSP}{number}"
-    return f"{number}{_NBSP}{unit}"
+def _is_currency(unit: str) -> bool:
+    return len(unit) == 3 and unit.isalpha() and unit.isupper()
 
 
-def format_change(value: float, unit: str = "", compact: bool = False) -> str:
-    """A signed change: '+12', '−3' (a true minus), '±0'."""
-    if value == 0:
+def format_change(value: float, unit: str = "", locale: str = DEFAULT_LOCALE) -> str:
+    """A signed change: '+12', '−3' (a true minus), '±0' when it would print as 0."""
+    value = _readable(value)
+    if value == 0 or not math.isfinite(value):
         return "±0"
-    return ("+" if value > 0 else _MINUS) + format_quantity(abs(value), unit, compact)
+    return ("+" if value > 0 else _MINUS) + format_quantity(abs(value), unit, locale=locale)
 
 
-_TIME_FORMATS = {
-    "date": lambda t: f"{t.day} {t:%b %Y}",
-    "long_date": lambda t: f"{t:%A} {t.day} {t:%B %Y}",
-    "datetime": lambda t: f"{t.day} {t:%b %Y %H:%M}",
-    "day_time": lambda t: f"{t.day} {t:%b %H:%M}",
-    "time": lambda t: f"{t:%H:%M}",
+def change_direction(value: float | None) -> str:
+    """'up', 'down' or 'same', judged on the change as it is printed."""
+    if value is None:
+        return "none"
+    value = _readable(value)
+    return "up" if value > 0 else "down" if value < 0 else "same"
+
+
+def format_time(
+    value: datetime | date, style: str = "datetime", locale: str = DEFAULT_LOCALE
+) -> str:
+    """A date or time as a brief shows it in its locale, e.g. '26 Oct 2024, 07:00'."""
+    from babel import dates
+
+    if style not in _TIME_STYLES:
+        raise ValueError(f"unknown time style {style!r}; known: {', '.join(_TIME_STYLES)}")
+    day_part, time_part = _TIME_STYLES[style]
+    parts = []
+    if day_part == "full":
+        parts.append(dates.format_date(value, "full", locale=locale))
+    elif day_part:
+        parts.append(dates.format_skeleton(day_part, value, locale=locale))
+    if time_part:
+        parts.append(dates.format_skeleton(time_part, value, locale=locale))
+    if len(parts) == 2:
+        return dates.get_datetime_format("medium", locale=locale).format(parts[1], parts[0])
+    return parts[0]
+
+
+_TIME_STYLES = {
+    "date": ("yMMMd", None),
+    "short_date": ("MMMd", None),
+    "long_date": ("full", None),
+    "datetime": ("yMMMd", "Hm"),
+    "day_time": ("MMMd", "Hm"),
+    "time": (None, "Hm"),
 }
 
 
-def format_time(value: datetime | date, style: str = "datetime") -> str:
-    """A date or time as a brief shows it, e.g. '26 Oct 2024 07:00'."""
-    if style not in _TIME_FORMATS:
-        raise ValueError(f"unknown time style {style!r}; known: {', '.join(_TIME_FORMATS)}")
-    return _TIME_FORMATS[style](value)
+def country_name(code: str, locale: str = DEFAULT_LOCALE) -> str:
+    """'UA' → 'Ukraine' in the brief's language; an unknown code is shown as given."""
+    from babel import Locale
+
+    return Locale.parse(locale).territories.get(code.upper(), code)
+
+
+def typographic(text: str | None) -> str:
+    """Curly quotes and apostrophes, dashes and ellipses (SmartyPants), as plain characters.
+
+    The result is still plain text: autoescape makes it safe markup afterwards.
+    """
+    import smartypants
+
+    if not text:
+        return ""
+    return smartypants.smartypants(text, smartypants.Attr.default | smartypants.Attr.u)
+
+
+_SENTENCE_END = re.compile(r"[.!?…][”’\"')\]]*(?=\s+[A-Z“‘\"(0-9])")
+_ABBREVIATION = re.compile(r"(?:[A-Z]\.)+|(?:Mr|Mrs|Ms|Dr|St|No|Gen|Lt|Col|Sgt|Gov|Sen|Rep)\.")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a summary (up to '.', '!' or '?' before a capital), else all.
+
+    'U.S.' or 'Gen.' do not end a sentence.
+    """
+    text = text.strip()
+    for end in _SENTENCE_END.finditer(text):
+        last_word = text[: end.start() + 1].split()[-1]
+        if not _ABBREVIATION.fullmatch(last_word):
+            return text[: end.end()]
+    return text
 
 
 def format_span(span: timedelta) -> str:
@@ -169,16 +265,48 @@ def utc_offset(value: datetime) -> str:
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def coverage(window: Window) -> str:
-    """'25 Oct 2024 07:00 – 26 Oct 2024 07:00 (Europe/Kyiv, UTC+03:00)'."""
+def coverage(window: Window, locale: str = DEFAULT_LOCALE) -> str:
+    """'25 Oct 2024, 07:00 – 26 Oct 2024, 07:00 (Europe/Kyiv, UTC+03:00)'."""
     start, end = window.local_start, window.local_end
     offsets = utc_offset(start)
     if utc_offset(end) != offsets:
         offsets = f"{offsets} → {utc_offset(end)}"
-    span = f"{format_time(start)} – {format_time(end)}"
+    span = f"{format_time(start, locale=locale)} – {format_time(end, locale=locale)}"
     if offsets == "UTC+00:00" and window.zone.key in ("UTC", "Etc/UTC"):
         return f"{span} (UTC)"
     return f"{span} ({window.zone.key}, {offsets})"
+
+
+def trend_chart(
+    points: Sequence[Any], last_day: date, days: int, width: int = 120, height: int = 28
+) -> dict[str, Any]:
+    """Where a sparkline's points fall in a `width`×`height` box over `days` days.
+
+    Returns the polyline's points, the last point (marked), and the range shown.
+    A hand-drawn SVG (templates/partials/_trend.html) costs microseconds; a plotting
+    library cost more than the whole budget of a brief's generation (see README).
+    """
+    first_day = last_day - timedelta(days=days - 1)
+    shown = [p for p in points if first_day <= p.day <= last_day and math.isfinite(p.value)]
+    if len(shown) < 2:
+        return {"points": "", "last": None, "low": None, "high": None}
+    values = [p.value for p in shown]
+    low, high = min(values), max(values)
+    spread = (high - low) or 1.0
+    step = (width - 4) / max(days - 1, 1)
+
+    def place(point: Any) -> tuple[float, float]:
+        x = 2 + (point.day - first_day).days * step
+        y = 2 + (height - 4) * (1 - (point.value - low) / spread)
+        return round(x, 1), round(y, 1)
+
+    placed = [place(p) for p in shown]
+    return {
+        "points": " ".join(f"{x},{y}" for x, y in placed),
+        "last": placed[-1],
+        "low": low,
+        "high": high,
+    }
 
 
 def anchor(event_id: str) -> str:
@@ -188,6 +316,16 @@ def anchor(event_id: str) -> str:
 
 def is_web_address(url: str | None) -> bool:
     return bool(url) and urlsplit(url).scheme in ("http", "https")
+
+
+def _in_brief_locale(function: Any) -> Any:
+    """The filter `function` given the locale of the brief being rendered (else en_GB)."""
+
+    @jinja2.pass_context
+    def localised(context: Any, value: Any, *args: Any, **kwargs: Any) -> str:
+        return function(value, *args, locale=_context_locale(context), **kwargs)
+
+    return localised
 
 
 def template_environment(template_dir: Path | None = None) -> jinja2.Environment:
@@ -200,13 +338,18 @@ def template_environment(template_dir: Path | None = None) -> jinja2.Environment
         lstrip_blocks=True,
     )
     environment.filters.update(
-        number=format_number,
-        quantity=format_quantity,
-        change=format_change,
-        time=format_time,
+        number=_in_brief_locale(format_number),
+        quantity=_in_brief_locale(format_quantity),
+        change=_in_brief_locale(format_change),
+        time=_in_brief_locale(format_time),
+        coverage=_in_brief_locale(coverage),
+        country=_in_brief_locale(country_name),
+        direction=change_direction,
+        typo=typographic,
+        first_sentence=first_sentence,
+        trend_chart=trend_chart,
         utc_offset=utc_offset,
         span=format_span,
-        coverage=coverage,
         anchor=anchor,
     )
     environment.tests["web_address"] = is_web_address
@@ -218,19 +361,31 @@ def template_environment(template_dir: Path | None = None) -> jinja2.Environment
 
 def document_title(brief: Brief) -> str:
     """The title a reader sees in a PDF viewer or mail client: brief title and edition date."""
-    return f"{brief.title} — {format_time(brief.edition_date, 'date')}"
+    return f"{brief.title} — {format_time(brief.edition_date, 'date', brief.locale)}"
 
 
-def render_html(brief: Brief, *, template_dir: Path | None = None, author: str = "briefing") -> str:
-    """The brief as one self-contained HTML page (its stylesheet inlined)."""
+def render_html(
+    brief: Brief,
+    *,
+    template_dir: Path | None = None,
+    author: str = "briefing",
+    for_screen: bool = False,
+) -> str:
+    """The brief as one self-contained HTML page (its stylesheet inlined).
+
+    `for_screen` (HTML editions) adds a viewport and the screen stylesheet; the print
+    stylesheet still applies when the page is printed or rendered to PDF.
+    """
     return render_template(
         template_environment(template_dir),
         MAIN_TEMPLATE,
         brief=brief,
         author=author,
+        for_screen=for_screen,
         document_title=document_title(brief),
         figure_specs={figure.name: figure for figure in brief.figures},
         headings={section.category: section.heading for section in brief.sections},
+        span=format_span(brief.window.end - brief.window.start),
         created=w3c_time(brief.generated_at),
     )
 

@@ -28,8 +28,18 @@ SEED_RECORDS: list[dict[str, Any]] = [
         "location": {"country": "UA", "place": "Nationwide"},
         "actors": ["Russia", "Ukraine"],
         "figures": {"drones_launched": 116, "drones_destroyed": 59, "missiles_launched": 3},
+        "figure_notes": {
+            "drones_launched": {"qualifier": "approximately", "side": "Ukrainian Air Force"},
+            "drones_destroyed": {"side": "Ukrainian Air Force"},
+            "missiles_launched": {"side": "Ukrainian Air Force"},
+        },
         "sources": [
-            {"name": "Ukrainian Air Force", "url": "https://example.org/air-force/2024-10-26"}
+            {
+                "name": "Ukrainian Air Force",
+                "title": "Results of the air defence overnight",
+                "published": "2024-10-26",
+                "url": "https://example.org/air-force/2024-10-26",
+            }
         ],
         "importance": 5,
     },
@@ -115,7 +125,7 @@ SEED_RECORDS: list[dict[str, Any]] = [
         "weapons.",
         "location": {"country": "UA", "place": "Kyiv"},
         "actors": ["United States", "Lloyd Austin"],
-        "figures": {"aid_value_usd": 400_000_000},
+        "figures": {"military_aid_usd": 400_000_000},
         "sources": [
             {"name": "U.S. Department of Defense", "url": "https://example.org/dod/release/400m"}
         ],
@@ -146,6 +156,7 @@ def brief_of(
     spec: BriefSpec = SPEC,
     window: Window = WINDOW,
     previous: list[Event] | None = None,
+    history: list[Event] | None = None,
 ) -> Brief:
     return compose_brief(
         "daily",
@@ -155,6 +166,7 @@ def brief_of(
         generated_at=GENERATED_AT,
         figure_specs=DEFAULT_FIGURES,
         previous_events=previous,
+        history_events=history or (),
     )
 
 

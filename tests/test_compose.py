@@ -78,11 +78,110 @@ def test_empty_sections_are_kept_and_empty_window_is_valid():
     assert brief.edition_date.isoformat() == "2024-10-26"
 
 
-def test_takeaways_are_the_most_important_items():
-    events = [event(str(n), n, importance=1 + n % 5) for n in range(10)]
-    brief = compose(events, BriefSpec(takeaways=3))
-    assert [item.event.importance for item in brief.takeaways] == [5, 5, 4]
-    assert ids(brief.takeaways) == ["9", "4", "8"]
+def test_takeaways_say_what_changed_and_cite_their_items():
+    events = [
+        event("strike", 3, importance=5, actors=["Russia"],
+              figures={"drones_launched": 116, "drones_destroyed": 59}),
+        event("package", 9, "aid", actors=["United States"], figures={"military_aid_usd": 4e8}),
+        event("talks", 12, "diplomatic", actors=["Russia", "North Korea"]),
+        event("quiet", 14, importance=1),
+    ]  # fmt: skip
+    earlier = event("before", 1, actors=["Russia"], figures={"drones_launched": 80})
+    earlier = earlier.model_copy(update={"occurred_at": DAY.start - timedelta(hours=20)})
+    brief = compose(events, previous=[earlier])
+    kinds = [(t.kind, t.category, t.item_numbers) for t in brief.takeaways]
+    assert kinds == [
+        ("figures", "military", (1,)),
+        ("figures", "aid", (4,)),
+        ("new", "diplomatic", (3, 4)),
+        ("count", "", (1, 2, 3, 4)),
+    ]
+    drones = brief.takeaways[0].figures
+    assert [(f.name, f.value, f.previous) for f in drones] == [
+        ("drones_launched", 116, 80),
+        ("drones_destroyed", 59, 0),
+    ]
+    assert brief.takeaways[2].names == ("North Korea", "United States")
+    assert brief.takeaways[3].counts == (("Military", 2), ("Diplomatic", 1), ("Aid", 1))
+    assert compose(events, previous=[earlier]).takeaways == brief.takeaways  # deterministic
+
+
+def test_takeaways_keep_room_for_what_is_new_and_the_count():
+    events = [event(str(n), n, figures={f"figure_{n}": n}) for n in range(8)]
+    brief = compose(events, BriefSpec(takeaways=3), previous=[])
+    assert [t.kind for t in brief.takeaways] == ["figures", "figures", "count"]
+    assert compose(events, BriefSpec(takeaways=0)).takeaways == ()
+
+
+def test_a_total_keeps_its_qualifier_and_side_only_when_reports_agree():
+    notes = {"drones_launched": {"qualifier": "approximately", "side": "Ukrainian Air Force"}}
+    one = compose([event("a", 1, figures={"drones_launched": 116}, figure_notes=notes)])
+    figure = one.figures[0]
+    assert (figure.qualifier, figure.side) == ("approximately", "Ukrainian Air Force")
+    mixed = compose(
+        [
+            event("a", 1, figures={"drones_launched": 116}, figure_notes=notes),
+            event("b", 2, figures={"drones_launched": 20}),
+        ]
+    )
+    assert (mixed.figures[0].qualifier, mixed.figures[0].side) == ("approximately", None)
+    ranged = {"killed": {"upper": 52}}
+    assert (
+        compose([event("c", 1, figures={"killed": 45}, figure_notes=ranged)]).figures[0].upper == 52
+    )
+
+
+def test_military_and_humanitarian_aid_are_never_one_figure():
+    brief = compose(
+        [
+            event("a", 1, "aid", figures={"military_aid_usd": 4e8}),
+            event("b", 2, "aid", figures={"humanitarian_aid_usd": 5e6}),
+        ]
+    )
+    labels = {figure.name: figure.label for figure in brief.figures}
+    assert labels == {
+        "military_aid_usd": "Military aid pledged",
+        "humanitarian_aid_usd": "Humanitarian aid pledged",
+    }
+
+
+def test_each_figure_has_its_daily_trend_over_thirty_days():
+    history = [
+        event(f"h{n}", 3, figures={"drones_launched": 10 * n}).model_copy(
+            update={"occurred_at": DAY.start - timedelta(days=n, hours=-3)}
+        )
+        for n in (1, 2, 40)
+    ]
+    brief = compose_brief(
+        "daily", BriefSpec(), [event("a", 3, figures={"drones_launched": 116})],
+        window=DAY, generated_at=NOW, figure_specs=DEFAULT_FIGURES, history_events=history,
+    )  # fmt: skip
+    trend = brief.figures[0].trend
+    assert [(p.day.isoformat(), p.value) for p in trend] == [
+        ("2024-10-24", 20),
+        ("2024-10-25", 10),
+        ("2024-10-26", 116),
+    ]
+
+
+def test_configured_series_come_in_order_labelled_with_their_source():
+    day = DAY.edition_date
+    points = {
+        "losses_tank": [(day - timedelta(days=1), 5.0, "GS"), (day, 7.0, "GS")],
+        "losses_apc": [(day, 9.0, "GS")],
+        "unshown": [(day, 1.0, "GS")],
+    }
+    spec = BriefSpec(series=["losses_tank", "missing", "losses_apc"])
+    specs = {**DEFAULT_FIGURES, "losses_tank": FigureSpec(label="Tanks lost")}
+    brief = compose_brief(
+        "daily", spec, [], window=DAY, generated_at=NOW, figure_specs=specs, series=points
+    )
+    assert [(s.name, s.label, s.source) for s in brief.series] == [
+        ("losses_tank", "Tanks lost", "GS"),
+        ("losses_apc", "Losses apc", "GS"),
+    ]
+    assert brief.series[0].change == 2 and brief.series[0].total == 12
+    assert brief.series[1].change is None
 
 
 def test_figures_add_up_by_registry_rule_and_show_change():

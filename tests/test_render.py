@@ -8,11 +8,14 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import pikepdf
 import pytest
 from pypdf import PdfReader
 
@@ -22,6 +25,7 @@ from briefing.errors import ConfigError
 from briefing.pdf import RenderedPdf, TemplateFolderFetcher, render_pdf
 from tests.render_fixtures import (
     GENERATED_AT,
+    SPEC,
     brief_of,
     empty_brief,
     event,
@@ -67,14 +71,14 @@ def seed_pdf() -> RenderedPdf:
 
 def test_sections_show_their_items_in_importance_then_time_order(seed_pdf):
     text = pdf_text(seed_pdf.data)
-    military = text.index("Military 3 items")
-    diplomatic = text.index("Diplomatic 3 items")
-    aid = text.index("Aid 1 item")
-    sources = text.index("Sources Numbers in brackets")
+    military = text.index("Military 3 developments")
+    diplomatic = text.index("Diplomatic 3 developments")
+    aid = text.index("Aid 1 development")
+    sources = text.index("Sources Each entry")
     assert military < diplomatic < aid < sources
 
     def titles_in(chunk: str, ids: list[str]) -> list[int]:
-        by_id = {e.id: e.title for e in seed_events()}
+        by_id = {e.id: render.typographic(e.title) for e in seed_events()}
         return [chunk.index(by_id[i]) for i in ids]
 
     military_part = text[military:diplomatic]
@@ -88,32 +92,98 @@ def test_sections_show_their_items_in_importance_then_time_order(seed_pdf):
     assert "Russia launches 80 drones overnight" not in text  # before the window
 
 
-def test_header_shows_title_edition_and_exact_coverage(seed_pdf):
+def test_header_shows_title_edition_issuer_and_exact_coverage(seed_pdf):
     first_page = page_texts(seed_pdf.data)[0]
-    assert first_page.startswith("Ukraine Situation Brief Edition Saturday 26 October 2024")
-    assert "Coverage 25 Oct 2024 07:00 – 26 Oct 2024 07:00 (Europe/Kyiv, UTC+03:00)" in first_page
+    assert first_page.startswith("Ukraine Situation Brief Edition Saturday, 26 October 2024")
+    assert "Coverage 25 Oct 2024, 07:00 – 26 Oct 2024, 07:00 (Europe/Kyiv, UTC+03:00)" in first_page
+    assert first_page.count("Issued 26 Oct 2024, 07:05 (UTC+03:00) by Kyiv desk") == 1
 
 
-def test_takeaways_figures_and_source_references(seed_pdf):
+def test_publisher_edition_number_distribution_and_logo(tmp_path):
+    (tmp_path / "logo.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+        '<rect width="40" height="20" fill="#0b4f8a"/></svg>'
+    )
+    spec = SPEC.model_copy(
+        update={
+            "publisher": "Kyiv Analysis Desk",
+            "distribution": "Partners only",
+            "logo": "logo.svg",
+        }
+    )
+    brief = replace(brief_of(seed_events(), spec=spec), edition_number=12)
+    html = render.render_html(brief, template_dir=tmp_path)
+    assert '<img class="logo" src="logo.svg" alt="Kyiv Analysis Desk">' in html
+    made = render_pdf(brief, template_dir=tmp_path)
+    first_page = page_texts(made.data)[0]
+    assert first_page.startswith("KYIV ANALYSIS DESK Ukraine Situation Brief Edition No. 12, ")
+    assert "Distribution Partners only" in first_page
+    assert "by Kyiv Analysis Desk" in first_page
+    assert "Kyiv Analysis Desk" in figure_alternatives(made.data)  # the logo, tagged
+
+
+def figure_alternatives(data: bytes) -> list[str]:
+    """The /Alt text of every Figure in the PDF's structure tree (what a screen reader says)."""
+    found = []
+    document = pikepdf.open(io.BytesIO(data))
+    nodes = [document.Root.StructTreeRoot]
+    while nodes:
+        node = nodes.pop()
+        if node.get("/S") == "/Figure" and "/Alt" in node:
+            found.append(str(node.Alt))
+        kids = node.get("/K")
+        kids = kids if isinstance(kids, pikepdf.Array) else [kids]
+        nodes.extend(kid for kid in kids if isinstance(kid, pikepdf.Dictionary))
+    return found
+
+
+def test_what_an_analyst_forwards(seed_pdf):
+    """Takeaways say what changed; no internal fields; cited sources; one number format."""
     text = pdf_text(seed_pdf.data)
     takeaways = text[text.index("Key takeaways") : text.index("KEY FIGURES")]
-    assert "MILITARY Russia launches 116 drones and three missiles overnight" in takeaways
-    assert "Slovak prime minister" not in takeaways  # only the five most important
-    figures = no_space(text[text.index("KEY FIGURES") : text.index("Military 3 items")])
-    assert no_space("Change against the previous 24 hours") in figures
-    assert no_space("116 Drones launched ▲ +36") in figures
-    assert no_space("59 Drones destroyed ▼ −7") in figures
-    assert no_space("USD 400M Aid pledged") in figures
-    assert "Drones launched 116 Drones destroyed 59 Missiles launched 3" in text
-    assert "Aid pledged USD 400 million" in text
-    assert "toaiditsforces.[2][3]" in no_space(text)
-    sources = text[text.index("Sources Numbers in brackets") :]
-    assert "[4] Ministry of Foreign Affairs of the Republic of Korea" in sources
-    assert "[5] Office of the President of Ukraine [6] TASR" in sources
+    titles = [render.typographic(e.title) for e in seed_events()]
+    assert not [title for title in titles if title in takeaways]
+    assert (
+        "Drones launched: approximately 116, up from 80; drones destroyed: 59, down from 66; "
+        "missiles launched: 3, none in the previous 24 hours (per Ukrainian Air Force). (item 1)"
+    ) in takeaways
+    assert "Military aid pledged: US$400 million, none in the previous 24 hours. (item 7)" in (
+        takeaways
+    )
+    assert "7 developments: 3 military, 3 diplomatic, 1 aid" in takeaways
+    for internal in ("Importance", "5/5", "importance", "classification", "air-attack"):
+        assert internal not in text
+    assert "WHEN 26 Oct, 03:00 WHERE Nationwide, Ukraine WHO Russia, Ukraine" in text
+    figures = no_space(text[text.index("KEY FIGURES") : text.index("Military 3 developments")])
+    assert no_space("APPROXIMATELY 116 Drones launched (per Ukrainian Air Force) ▲ +36") in figures
+    assert no_space("59 Drones destroyed (per Ukrainian Air Force) ▼ −7") in figures
+    assert no_space("US$400 million Military aid pledged") in figures
+    assert "Military aid pledged: US$400 million" in text  # the item says it the same way
+    assert not re.search(r"USD ?400 ?M\b|\$400M|400 ?bn", text.replace("USD 400 million US", ""))
+    assert "Sources: [2] NATO press office; [3] Reuters" in text
+    sources = text[text.index("Sources Each entry") :]
+    entries = re.findall(r"\[(\d+)\] ([^\[]+)", sources)
+    assert [int(number) for number, _ in entries] == list(range(1, 8))
+    assert all(body.strip() and not body.startswith((",", ".")) for _, body in entries)
+    assert (
+        "[1] Ukrainian Air Force, “Results of the air defence overnight”, 26 Oct 2024, "
+        "https://example.org/air-force/2024-10-26." in sources
+    )
     long_url = next(
         e.sources[0].url for e in seed_events() if e.id == "seoul-summons" and e.sources[0].url
     )
     assert long_url in no_space(sources)
+    assert "'" not in text.replace("'", "") and "NATO’s Rutte" in text
+
+
+def test_an_item_without_a_summary_has_no_lone_reference():
+    bare = event(
+        {"occurred_at": "2024-10-25T12:00", "category": "aid", "title": "Convoy arrives",
+         "sources": [{"name": "OCHA", "url": "https://example.org/ocha"}]}
+    )  # fmt: skip
+    text = pdf_text(render_pdf(brief_of([bare])).data)
+    assert "Convoy arrives WHEN 25 Oct, 12:00 Source: [1] OCHA" in text
+    assert text[: text.index("Sources Each entry")].count("[1]") == 1
 
 
 def test_every_page_has_its_number_of_all_pages():
@@ -122,16 +192,31 @@ def test_every_page_has_its_number_of_all_pages():
     assert made.pages == len(pages) > 3
     for number, text in enumerate(pages, start=1):
         assert f"Page {number} of {made.pages}" in text
-        assert "Generated 26 Oct 2024 07:05 (UTC+03:00) · briefing" in text
-    running_header = "Ukraine Situation Brief Saturday 26 October 2024 Generated"
+        assert text.count("Issued 26 Oct 2024, 07:05 (UTC+03:00) by briefing") == 1
+    running_header = "Ukraine Situation Brief Saturday, 26 October 2024"
     assert running_header not in pages[0]  # the masthead stands alone on page one
     assert all(running_header in text for text in pages[1:])
+
+
+def test_bookmarks_name_sections_without_counts(seed_pdf):
+    outline = PdfReader(io.BytesIO(seed_pdf.data)).outline
+    titles = [entry.title for entry in _flatten(outline)]
+    assert {"Key takeaways", "Military", "Diplomatic", "Aid", "Sources"} <= set(titles)
+    assert not [title for title in titles if "development" in title or "item" in title]
+
+
+def _flatten(outline: list) -> list:
+    return [
+        entry
+        for node in outline
+        for entry in (_flatten(node) if isinstance(node, list) else [node])
+    ]
 
 
 def test_an_empty_section_says_so():
     military_only = [e for e in seed_events() if e.category == "military"]
     text = pdf_text(render_pdf(brief_of(military_only)).data)
-    assert "Military 3 items" in text
+    assert "Military 3 developments" in text
     assert "Diplomatic No diplomatic developments were recorded in this window." in text
     assert "Aid No aid developments were recorded in this window." in text
 
@@ -340,7 +425,7 @@ def test_a_user_template_can_extend_the_default(tmp_path):
     html = render.render_html(seed_brief(), template_dir=tmp_path)
     assert "<footer>Distributed by the Kyiv desk</footer>" in html
     assert "Diplomatic" in html
-    assert "Numbers in brackets in the text refer to this list." in html
+    assert "Numbers in brackets in the items refer to this list." in html
 
 
 def test_a_missing_template_names_every_folder_searched(tmp_path):
@@ -381,26 +466,47 @@ def test_strings_and_html_templates_are_escaped():
 
 
 @pytest.mark.parametrize(
-    ("value", "unit", "compact", "shown"),
+    ("value", "unit", "qualifier", "upper", "shown"),
     [
-        (116, "", False, "116"),
-        (116.0, "", False, "116"),
-        (12345, "", False, "12,345"),
-        (2.5, "", False, "2.5"),
-        (400_000_000, "USD", False, "USD 400 million"),
-        (400_000_000, "USD", True, "USD 400M"),
-        (1_250_000_000, "EUR", True, "EUR 1.25bn"),
-        (750, "km", False, "750 km"),
+        (116, "", None, None, "116"),
+        (116.0, "", "approximately", None, "approximately 116"),
+        (12345, "", None, None, "12,345"),
+        (2.5, "", None, None, "2.5"),
+        (400_000_000, "USD", None, None, "US$400 million"),
+        (1_250_000_000, "EUR", None, None, "€1.25 billion"),
+        (750, "km", "about", None, "about 750 km"),
+        (45, "%", None, 52, "45–52%"),
+        (-0.0, "", None, None, "0"),
+        (1e-300, "", None, None, "0"),
+        (-1234.5, "", None, None, "−1,234.5"),
+        (1e15, "", None, None, "1E15"),
+        (-1.7976931348623157e308, "USD", None, None, "US$−1.8E308"),
     ],
 )
-def test_quantities_read_naturally(value, unit, compact, shown):
-    assert squash(render.format_quantity(value, unit, compact)) == shown
+def test_quantities_read_one_way_for_every_finite_number(value, unit, qualifier, upper, shown):
+    assert squash(render.format_quantity(value, unit, qualifier, upper)) == shown
 
 
-def test_changes_carry_a_sign():
+def test_formats_follow_the_brief_locale():
+    assert squash(render.format_quantity(400_000_000, "USD", locale="de_DE")) == "$400 Millionen"
+    assert render.format_time(datetime(2024, 10, 26, 7), "date", "de_DE") == "26. Okt. 2024"
+    assert render.country_name("UA", "de_DE") == "Ukraine"
+    assert render.country_name("KR", "en_GB") == "South Korea"
+
+
+def test_changes_carry_a_sign_and_never_a_signed_zero():
     assert render.format_change(12) == "+12"
     assert render.format_change(-3) == "−3"
-    assert render.format_change(0) == "±0"
+    for nothing in (0, -0.0, 1e-300, -1e-300):
+        assert render.format_change(nothing) == "±0"
+        assert render.change_direction(nothing) == "same"
+    assert render.change_direction(-2e18) == "down"
+    assert render.format_change(3e30) == "+3E30"
+
+
+def test_typography_curls_quotes_without_making_markup():
+    assert render.typographic('Ukraine\'s "bid" -- 5...') == "Ukraine’s “bid” — 5…"
+    assert render.typographic("<b>x</b> 'y'") == "<b>x</b> ‘y’"
 
 
 def test_window_lengths_read_naturally():
@@ -412,7 +518,7 @@ def test_window_lengths_read_naturally():
 def test_coverage_in_utc_names_it_once():
     utc = ZoneInfo("UTC")
     window = Window(datetime(2024, 10, 26, tzinfo=utc), datetime(2024, 10, 27, tzinfo=utc), utc)
-    assert render.coverage(window) == "26 Oct 2024 00:00 – 27 Oct 2024 00:00 (UTC)"
+    assert render.coverage(window) == "26 Oct 2024, 00:00 – 27 Oct 2024, 00:00 (UTC)"
 
 
 def test_coverage_names_both_offsets_across_a_clock_change():
@@ -421,7 +527,7 @@ def test_coverage_names_both_offsets_across_a_clock_change():
         datetime(2024, 10, 26, 7, tzinfo=kyiv), datetime(2024, 10, 27, 7, tzinfo=kyiv), kyiv
     )
     assert render.coverage(window) == (
-        "26 Oct 2024 07:00 – 27 Oct 2024 07:00 (Europe/Kyiv, UTC+03:00 → UTC+02:00)"
+        "26 Oct 2024, 07:00 – 27 Oct 2024, 07:00 (Europe/Kyiv, UTC+03:00 → UTC+02:00)"
     )
 
 
@@ -429,9 +535,9 @@ def test_coverage_names_both_offsets_across_a_clock_change():
 
 
 def normalise(html: str) -> str:
-    """The HTML without what may change from run to run (creation and generation times)."""
+    """The markup only: no creation time, and the stylesheet (a file of its own) left out."""
     html = re.sub(r'(name="dcterms.created" content=")[^"]*', r"\1<created>", html)
-    return re.sub(r"Generated [^(<]*\(UTC[^)]*\)", "Generated <time>", html)
+    return re.sub(r"(<style[^>]*>).*?(</style>)", r"\1…\2", html, flags=re.DOTALL)
 
 
 def test_html_matches_the_golden_file():
@@ -444,3 +550,36 @@ def test_html_matches_the_golden_file():
         "rendered HTML differs from tests/golden/brief.html; if the change is intended, "
         "regenerate with BRIEFING_UPDATE_GOLDEN=1 and review the diff"
     )
+
+
+# --- trend charts ------------------------------------------------------------------------------
+
+
+def test_a_figure_reported_on_several_days_gets_a_sparkline():
+    history = [
+        event({"occurred_at": f"2024-10-{day}T03:00:00+03:00", "category": "military",
+               "title": f"Attack {day}", "figures": {"drones_launched": value}})
+        for day, value in ((20, 40), (22, 90), (24, 60))
+    ]  # fmt: skip
+    brief = brief_of(seed_events(), previous=[], history=history)
+    html = render.render_html(brief)
+    chart = re.search(r'<svg class="trend"[^>]*aria-label="Drones launched, daily[^"]*"', html)
+    assert chart and "from 40 to 116" in chart.group(0)
+    assert html.count('<svg class="trend"') == 1  # the other figures have one day only
+
+
+@pytest.mark.parametrize(
+    "values", [(5, 5), (-1e15, 1e15), (1e-300, -0.0), (2e18, 3e18, -4e18), (7,)]
+)
+def test_a_sparkline_is_drawn_inside_its_box_for_any_finite_values(values):
+    points = [
+        SimpleNamespace(day=date(2024, 10, 26) - timedelta(days=n), value=value)
+        for n, value in enumerate(values)
+    ]
+    chart = render.trend_chart(points, date(2024, 10, 26), 30)
+    if len(values) < 2:
+        assert chart["points"] == ""
+        return
+    for pair in chart["points"].split():
+        x, y = (float(v) for v in pair.split(","))
+        assert 0 <= x <= 120 and 0 <= y <= 28

@@ -128,7 +128,7 @@ def test_ingested_events_wait_for_review_with_confidence_reasons_and_sources(
     assert 0 <= attack["confidence"] <= 1
     assert any("drone" in reason for reason in attack["reasons"])
     assert attack["figures"]["drones_launched"] == 116
-    assert attack["sources"] == [{"name": "Wire", "url": "https://example.org/a"}]
+    assert [(s["name"], s["url"]) for s in attack["sources"]] == [("Wire", "https://example.org/a")]
 
     text = ok(cli("--config", config, "events", "review")).out
     assert ATTACK in text and "confidence" in text and "source: Wire" in text
@@ -147,7 +147,7 @@ def test_a_required_brief_leaves_out_a_pending_event_and_includes_it_once_approv
     first = shown(cli, config, generate(cli, config))
     assert first["events"] == 0
     assert first["pending_review"] == 3
-    assert "Not included: 3 events of this period still awaiting review" in first["text"]
+    assert "Not included: 3 developments of this period still awaiting review" in first["text"]
     assert ATTACK not in first["text"]
     assert {item["review_now"] for item in first["left_out_pending"]} == {"pending"}
 
@@ -166,7 +166,7 @@ def test_a_required_brief_leaves_out_a_pending_event_and_includes_it_once_approv
     second = shown(cli, config, generate(cli, config))
     assert (second["events"], second["pending_review"]) == (1, 2)
     assert ATTACK in second["text"] and TALKS not in second["text"]
-    assert "Not included: 2 events" in second["text"]
+    assert "Not included: 2 developments" in second["text"]
     left_out = ok(cli("--config", config, "archive", "show", first["edition_id"])).out
     assert f"{attack} (approved now)" in left_out, (
         "the first edition's record keeps what it left out"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.errors import NotFoundError
@@ -58,6 +58,14 @@ class Edition(Base):
             "events": len(self.event_ids),
             "pending_review": len(self.pending_event_ids or []),
         }
+
+
+def edition_number(session: Session, brief: str, edition_id: int | None = None) -> int:
+    """The edition's number in its brief's series: 1 for the first; the next one when no id."""
+    query = select(func.count()).select_from(Edition).where(Edition.brief == brief)
+    if edition_id is not None:
+        return session.scalar(query.where(Edition.id <= edition_id))
+    return session.scalar(query) + 1
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
