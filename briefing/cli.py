@@ -22,6 +22,7 @@ COMMANDS = {
     "schedule": "briefing.commands.schedule:schedule",
     "send": "briefing.commands.send:send",
     "series": "briefing.commands.series:series",
+    "serve": "briefing.commands.serve:serve",
     "subscribers": "briefing.commands.subscribers:subscribers",
 }
 

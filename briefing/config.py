@@ -119,6 +119,7 @@ class BriefSpec(_Model):
     catch_up: timedelta = timedelta(hours=6)
     subject: str = "{title} — {date}"
     takeaways: int = Field(default=5, ge=0, le=20)
+    public: bool = False
     # Review gate: "required" publishes only approved events; "auto" also lets through pending
     # ingested events whose confidence is above `auto_approve_above`.
     review: Literal["required", "auto"] = "auto"
@@ -161,6 +162,21 @@ class SmtpSettings(_Model):
     _oauth2 = field_validator("oauth2_file")(lambda v: v.expanduser() if v else v)
 
 
+class WebSettings(_Model):
+    """`briefing serve`: the secret that signs links and forms, and the limits it enforces."""
+
+    secret_key: SecretStr | None = None
+    confirm_within: timedelta = timedelta(days=2)
+    page_size: int = Field(default=20, ge=1, le=200)
+    max_body: int = Field(default=16_384, ge=1024)
+    subscribe_per_client: int = Field(default=5, ge=1)
+    subscribe_per_address: int = Field(default=3, ge=1)
+    rate_window: timedelta = timedelta(hours=1)
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    _durations = field_validator("confirm_within", "rate_window", mode="before")(parse_duration)
+
+
 class FeedSpec(_Model):
     """A news feed polled before briefs are composed."""
 
@@ -185,6 +201,7 @@ class Settings(_Model):
     default_brief: str | None = None
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
+    web: WebSettings = Field(default_factory=WebSettings)
     public_url: str | None = None
     admins: list[str] = Field(default_factory=list)
     lexicon: dict[str, dict[str, float]] = Field(default_factory=dict)
@@ -237,6 +254,7 @@ ENVIRONMENT = {
     "BRIEFING_SMTP_USER": ("smtp", "user"),
     "BRIEFING_SMTP_PASSWORD": ("smtp", "password"),
     "BRIEFING_MAIL_FROM": ("smtp", "from_address"),
+    "BRIEFING_SECRET_KEY": ("web", "secret_key"),
 }
 _FILE_PATHS = ((None, "output_dir"), (None, "template_dir"), ("smtp", "oauth2_file"))
 
@@ -253,6 +271,10 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: smtp.password: passwords do not belong in files; "
             "set BRIEFING_SMTP_PASSWORD or smtp.use_keyring = true"
+        )
+    if "secret_key" in data.get("web", {}):
+        raise ConfigError(
+            f"{path}: web.secret_key: secrets do not belong in files; set BRIEFING_SECRET_KEY"
         )
     for section, key in _FILE_PATHS:
         table = data.get(section, {}) if section else data

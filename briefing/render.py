@@ -370,15 +370,19 @@ def render_html(
     template_dir: Path | None = None,
     author: str = "briefing",
     for_screen: bool = False,
+    template: str = MAIN_TEMPLATE,
+    **context: Any,
 ) -> str:
     """The brief as one self-contained HTML page (its stylesheet inlined).
 
-    `for_screen` (HTML editions) adds a viewport and the screen stylesheet; the print
-    stylesheet still applies when the page is printed or rendered to PDF.
+    `for_screen` (HTML editions, web pages) adds a viewport and the screen stylesheet; the
+    print stylesheet still applies when the page is printed or rendered to PDF. `template`
+    names a page that extends the brief's, e.g. the web archive's edition page, and `context`
+    is what that page needs besides the brief.
     """
     return render_template(
         template_environment(template_dir),
-        MAIN_TEMPLATE,
+        template,
         brief=brief,
         author=author,
         for_screen=for_screen,
@@ -387,6 +391,7 @@ def render_html(
         headings={section.category: section.heading for section in brief.sections},
         span=format_span(brief.window.end - brief.window.start),
         created=w3c_time(brief.generated_at),
+        **context,
     )
 
 

@@ -18,7 +18,7 @@ SCHEDULER = {
     "briefing.schedule_status",
     "briefing.leader",
 }
-LATER_STEPS = {"briefing.pipeline", "briefing.deliver", *SCHEDULER}
+LATER_STEPS = {"briefing.pipeline", "briefing.deliver", *SCHEDULER, "briefing.web"}
 FORBIDDEN = {
     "briefing.event": {"briefing.store", "briefing.compose", "briefing.render", *LATER_STEPS},
     "briefing.store": {
@@ -38,8 +38,9 @@ FORBIDDEN = {
         "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
     },
     "briefing.archive": {"briefing.render", "briefing.compose", "weasyprint", *LATER_STEPS},
-    "briefing.pipeline": {"briefing.deliver", *SCHEDULER},
-    "briefing.deliver": SCHEDULER,
+    "briefing.pipeline": {"briefing.deliver", *SCHEDULER, "briefing.web"},
+    "briefing.deliver": {*SCHEDULER, "briefing.web"},
+    "briefing.web": {"sqlalchemy", "weasyprint", "briefing.commands", *SCHEDULER},
     "briefing.cli": {"sqlalchemy", "weasyprint", "jinja2"},
     "briefing.commands": {"sqlalchemy", "weasyprint", "jinja2"},
 }  # fmt: skip

@@ -53,7 +53,7 @@ def test_each_subscriber_gets_one_complete_message(settings, store, server, mail
         assert message["To"].addresses[0].addr_spec == address
         assert message["Date"].datetime.tzinfo is not None
         assert message["List-Id"] == f"Situation Brief <daily.{SENDER.split('@')[1]}>"
-        token = token_of(store, address)
+        token = token_of(message)
         links = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
         assert links == [
             f"mailto:{SENDER}?subject=unsubscribe%20{token}",

@@ -83,7 +83,7 @@ def test_messages_differ_only_in_the_subscriber_s_own_values(settings, store, se
         (address,) = received.recipients
         # Soft line breaks fall in the same places for every token (all are as long).
         data = received.data.replace(b"=\r\n", b"")
-        token = token_of(store, address).encode()
+        token = token_of(received.message).encode()
         assert data.count(token) == 4  # List-Unsubscribe twice, text and HTML once each
         data = data.replace(token, b"<token>")
         data = data.replace(message_ids[address].encode(), b"<message-id>")
@@ -179,7 +179,8 @@ def test_a_message_that_cannot_be_built_fails_and_the_rest_still_go(
     readers = people(3)
     subscribe(store, readers)
     with store.session() as session:
-        get_subscriber(session, email=readers[1]).token = "not.a.token." + "x" * 20
+        # Only a database edited by hand holds such an address: `add` and `import` refuse it.
+        get_subscriber(session, email=readers[1]).email = "reader\r\n001@example.org"
 
     counts = send_edition(settings, store, edition.id)
 
@@ -187,7 +188,7 @@ def test_a_message_that_cannot_be_built_fails_and_the_rest_still_go(
     assert sorted(mailbox.addresses()) == [readers[0], readers[2]]
     with store.session() as session:
         (failed,) = list_deliveries(session, status="failed")
-    assert failed.address == readers[1] and "message not built" in failed.last_error
+    assert failed.address.startswith("reader") and "message not built" in failed.last_error
 
 
 def test_each_message_ends_only_once_the_one_before_is_recorded(settings, store, server, mailbox):

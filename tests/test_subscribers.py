@@ -7,7 +7,7 @@ import json
 import pytest
 
 from briefing.store import Store
-from briefing.store.subscribers import subscribers_for
+from briefing.store.subscribers import issue_unsubscribe_tokens, subscribers_for
 
 CONFIG = """default_brief = "daily"
 
@@ -72,7 +72,9 @@ def test_unsubscribe_by_address_token_or_one_brief(cli, tmp_path):
 
     store = Store(f"sqlite:///{tmp_path / 'output' / 'briefing.db'}")
     with store.session() as session:
-        token = subscribers_for(session, "daily")[0].token
+        (token,) = issue_unsubscribe_tokens(
+            session, [(subscribers_for(session, "daily")[0].id, None)]
+        )
     store.dispose()
     assert cli("subscribers", "unsubscribe", "--token", token).code == 0
     assert active_for(tmp_path, "daily") == []

@@ -126,3 +126,30 @@ def verify(app: App, brief: str | None, as_json: bool) -> None:
         )
     if problems or unowned:
         raise SystemExit(1)
+
+
+@archive.command("search")
+@click.argument("query")
+@click.option("--brief", "briefs", metavar="NAME", multiple=True, help="Only events in this brief.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 200))
+@json_option
+@pass_app
+def search(app: App, query: str, briefs: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Find events by words in their title, summary or place, with the editions they are in."""
+    from briefing.store.search import plain, search_events
+
+    chosen = [app.settings.brief(name)[0] for name in briefs] or None
+    with app.store.session() as session:
+        hits = search_events(session, query, briefs=chosen, limit=limit)
+    if as_json:
+        print_json([hit.as_dict() for hit in hits])
+        return
+    for hit in hits:
+        editions = ", ".join(str(ref.id) for ref in hit.editions) or "none"
+        echo(f"{hit.occurred_at:%Y-%m-%d} {hit.category:<10} {plain(hit.title)}")
+        echo(f"    {_marked(hit.snippet)}  [editions: {editions}]")
+    app.say(f"{len(hits)} events found")
+
+
+def _marked(segments: list[tuple[str, bool]]) -> str:
+    return "".join(f"[{piece}]" if matched else piece for piece, matched in segments)

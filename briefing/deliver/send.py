@@ -29,7 +29,7 @@ from briefing.store import Store
 from briefing.store import deliveries as ledger
 from briefing.store.db import now
 from briefing.store.editions import Edition, get_edition
-from briefing.store.subscribers import subscribers_for
+from briefing.store.subscribers import issue_unsubscribe_tokens, subscribers_for
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,12 @@ def write_outbox(
     with store.session() as session:
         subscribers = subscribers_for(session, edition.brief)
         done = ledger.sent_subscriber_ids(session, edition.id)
+        waiting = [subscriber for subscriber in subscribers if subscriber.id not in done]
+        tokens = issue_unsubscribe_tokens(session, [(s.id, edition.brief) for s in waiting])
     written = failed = 0
-    for subscriber in subscribers:
-        if subscriber.id in done:
-            continue
+    for subscriber, token in zip(waiting, tokens, strict=True):
         recipient = Recipient(
-            subscriber.email, subscriber.name, subscriber.token, f"e{edition.id}.s{subscriber.id}"
+            subscriber.email, subscriber.name, token, f"e{edition.id}.s{subscriber.id}"
         )
         try:
             letter = mail.letter(recipient)

@@ -33,7 +33,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.store.db import Base, UTCDateTime, insert_ignoring_duplicates, now
 from briefing.store.editions import Edition
-from briefing.store.subscribers import ACTIVE, Subscriber, Subscription
+from briefing.store.subscribers import (
+    ACTIVE,
+    Subscriber,
+    Subscription,
+    issue_unsubscribe_tokens,
+)
 
 PENDING, SENDING, SENT, FAILED, BOUNCED = "pending", "sending", "sent", "failed", "bounced"
 CANCELLED = "cancelled"
@@ -266,14 +271,21 @@ def claim_deliveries(
             Delivery.subscriber_id,
             Delivery.address,
             Subscriber.name,
-            Subscriber.token,
             Delivery.attempts,
+            Edition.brief,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .join(Edition, Edition.id == Delivery.edition_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
-    )
-    return [ClaimedDelivery(*row) for row in rows]
+    ).all()
+    tokens = issue_unsubscribe_tokens(session, [(row[1], row[5]) for row in rows])
+    return [
+        ClaimedDelivery(row_id, subscriber_id, address, name, token, attempts)
+        for (row_id, subscriber_id, address, name, attempts, _), token in zip(
+            rows, tokens, strict=True
+        )
+    ]
 
 
 def _row_update(**values):

@@ -103,6 +103,21 @@ def list_editions(session: Session, brief: str | None = None) -> list[Edition]:
     return list(session.scalars(query))
 
 
+def editions_page(
+    session: Session, brief: str, *, offset: int, limit: int
+) -> tuple[list[Edition], int]:
+    """One page of a brief's editions, newest window first, and how many there are in all."""
+    query = (
+        select(Edition)
+        .where(Edition.brief == brief)
+        .order_by(Edition.window_end.desc(), Edition.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(Edition).where(Edition.brief == brief))
+    return list(session.scalars(query)), total or 0
+
+
 def claim_pending_notice(session: Session, edition_id: int, at: datetime) -> bool:
     """True for the one caller that gets to tell the admins about this edition's pending events."""
     claimed = session.execute(

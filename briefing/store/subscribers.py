@@ -1,9 +1,19 @@
-"""Subscribers and the briefs they receive; what was sent to them is in deliveries.py."""
+"""Subscribers and the briefs they receive; what was sent to them is in deliveries.py.
+
+Unsubscribe tokens are random, one per message, and only their SHA-256 is stored
+(`unsubscribe_tokens`): a copy of the database cannot unsubscribe anyone, and a message needs
+no secret key to be made. A token names the brief its message was for, so following it stops
+that brief. Messages sent before per-message tokens carried one token per subscriber; its hash
+is kept as `legacy_token_hash`, and such a token stops all mail, as it always did.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -23,10 +33,11 @@ from briefing.store.db import Base, UTCDateTime, now
 ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
 SUBSCRIBER_STATUSES = (ACTIVE, UNSUBSCRIBED, BOUNCED)
 TOKEN_LENGTH = 32
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class Subscriber(Base):
-    """A person receiving briefs; `token` lets them unsubscribe without an account."""
+    """A person receiving briefs; the tokens in their messages unsubscribe them without login."""
 
     __tablename__ = "subscribers"
 
@@ -34,7 +45,9 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default=ACTIVE)
-    token: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: new_token())
+    legacy_token_hash: Mapped[str] = mapped_column(
+        "token", String(64), unique=True, default=lambda: token_hash(new_token())
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     subscriptions: Mapped[list[Subscription]] = relationship(
@@ -73,29 +86,82 @@ class Subscription(Base):
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
 
 
+class UnsubscribeToken(Base):
+    """The SHA-256 of a token sent in one message; `brief` None stops every brief."""
+
+    __tablename__ = "unsubscribe_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    brief: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
 def new_token() -> str:
     """A random unsubscribe token: URL-safe, TOKEN_LENGTH characters."""
     return secrets.token_urlsafe(TOKEN_LENGTH * 3 // 4)
 
 
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 # --- subscribers -------------------------------------------------------------------------
 
 
-def find_subscriber(session: Session, *, email: str | None = None, token: str | None = None):
-    """The subscriber with this address (in any letter case) or unsubscribe token, or None."""
-    if email is not None:
-        condition = func.lower(Subscriber.email) == email.lower()
-    else:
-        condition = Subscriber.token == token
+def find_subscriber(session: Session, *, email: str) -> Subscriber | None:
+    """The subscriber with this address, in any letter case, or None."""
+    condition = func.lower(Subscriber.email) == email.lower()
     return session.scalars(select(Subscriber).where(condition)).first()
 
 
-def get_subscriber(session: Session, *, email: str | None = None, token: str | None = None):
-    found = find_subscriber(session, email=email, token=token)
+def get_subscriber(session: Session, *, email: str) -> Subscriber:
+    found = find_subscriber(session, email=email)
     if found is None:
-        what = f"address {email}" if email is not None else "that unsubscribe token"
-        raise NotFoundError(f"no subscriber with {what}")
+        raise NotFoundError(f"no subscriber with address {email}")
     return found
+
+
+# --- unsubscribe tokens ---------------------------------------------------------------------
+
+
+def issue_unsubscribe_tokens(
+    session: Session | Connection, recipients: Sequence[tuple[int, str | None]]
+) -> list[str]:
+    """A fresh token for each (subscriber id, brief); only the tokens' hashes are stored."""
+    tokens = [new_token() for _ in recipients]
+    if tokens:
+        moment = now()
+        session.execute(
+            UnsubscribeToken.__table__.insert(),
+            [
+                {"token_hash": token_hash(token), "subscriber_id": sid, "brief": brief}
+                | {"created_at": moment}
+                for token, (sid, brief) in zip(tokens, recipients, strict=True)
+            ],
+        )
+    return tokens
+
+
+def find_by_token(session: Session, token: str) -> tuple[Subscriber, str | None] | None:
+    """The subscriber and brief a token was issued for, or None for an unknown or malformed one.
+
+    Looked up by the token's hash, then compared in constant time, so neither the lookup nor
+    the comparison tells an attacker how much of a guess was right.
+    """
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    digest = token_hash(token)
+    row = session.get(UnsubscribeToken, digest)
+    if row is not None and hmac.compare_digest(row.token_hash, digest):
+        return session.get(Subscriber, row.subscriber_id), row.brief
+    query = select(Subscriber).where(Subscriber.legacy_token_hash == digest)
+    legacy = session.scalars(query).first()
+    if legacy is not None and hmac.compare_digest(legacy.legacy_token_hash, digest):
+        return legacy, None
+    return None
 
 
 def save_subscriber(
@@ -113,7 +179,7 @@ def save_subscriber(
     """
     subscriber = find_subscriber(session, email=email)
     if subscriber is None:
-        subscriber = Subscriber(email=email, name=name, status=ACTIVE, token=new_token())
+        subscriber = Subscriber(email=email, name=name, status=ACTIVE)
         subscriber.subscriptions = [Subscription(brief=b) for b in sorted(set(briefs))]
         session.add(subscriber)
         session.flush()
@@ -164,8 +230,18 @@ def unsubscribe(
     token: str | None = None,
     brief: str | None = None,
 ) -> Subscriber:
-    """Stop one brief (`brief`), or all mail to the subscriber; their history is kept."""
-    subscriber = get_subscriber(session, email=email, token=token)
+    """Stop one brief (`brief`, or the token's), or all mail to the subscriber; history is kept."""
+    if token is not None:
+        found = find_by_token(session, token)
+        if found is None:
+            raise NotFoundError("no subscriber with that unsubscribe token")
+        subscriber, brief = found[0], brief or found[1]
+    else:
+        subscriber = get_subscriber(session, email=email)
+    return _stop(session, subscriber, brief)
+
+
+def _stop(session: Session, subscriber: Subscriber, brief: str | None) -> Subscriber:
     if brief is None:
         subscriber.status = UNSUBSCRIBED
     else:
@@ -177,6 +253,44 @@ def unsubscribe(
     subscriber.updated_at = now()
     session.flush()
     return subscriber
+
+
+def unsubscribe_by_token(session: Session, token: str) -> Subscriber | None:
+    """One-click unsubscribe: stop the token's brief at once; repeating it changes nothing.
+
+    None for an unknown token.
+    """
+    found = find_by_token(session, token)
+    if found is None:
+        return None
+    subscriber, brief = found
+    if brief is not None and brief not in subscriber.briefs:
+        return subscriber
+    return _stop(session, subscriber, brief)
+
+
+def confirm_subscription(
+    session: Session, email: str, *, name: str | None, brief: str, requested_at: datetime
+) -> str:
+    """Make a confirmed (double opt-in) subscription active: 'subscribed' or 'withdrawn'.
+
+    A subscriber who was not active restarts with this brief only, not with the briefs they
+    once left. A link requested before its subscriber unsubscribed no longer works
+    ('withdrawn'), so an old confirmation mail cannot undo a later unsubscribe.
+    """
+    subscriber = find_subscriber(session, email=email)
+    if subscriber is not None and subscriber.status != ACTIVE:
+        if subscriber.updated_at > requested_at:
+            return "withdrawn"
+        subscriber.subscriptions = [s for s in subscriber.subscriptions if s.brief == brief]
+    save_subscriber(session, email, name=name, briefs=[brief], reactivate=True)
+    return "subscribed"
+
+
+def is_subscribed(session: Session, email: str, brief: str) -> bool:
+    """Whether the address is active and receives the brief."""
+    subscriber = find_subscriber(session, email=email)
+    return bool(subscriber and subscriber.status == ACTIVE and brief in subscriber.briefs)
 
 
 def mark_subscriber_bounced(session: Session | Connection, subscriber_id: int) -> None:
