@@ -43,3 +43,12 @@ def validation_problems(
             message = error["msg"].removeprefix("Value error, ")
         problems.append((path.lstrip(".") or "(record)", message))
     return problems
+
+
+def summarise_problems(shown: list[str], count: int, noun: str) -> str:
+    """The first problems of a refused import, how many more there were, and that none was kept."""
+    lines = list(shown)
+    if count > len(shown):
+        lines.append(f"… and {count - len(shown)} more errors")
+    lines.append(f"nothing was imported ({count} bad {noun}{'s' * (count != 1)})")
+    return "\n".join(lines)

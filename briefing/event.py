@@ -5,21 +5,70 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from datetime import date, datetime, time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+_WEB_ADDRESS = re.compile(r"\s*https?://[^/?#\s]", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+END_OF_RANGE = datetime(9999, 1, 1, tzinfo=UTC)
+"""Times are kept within the years 2 to 9998 (UTC): the year on either side leaves room for time
+zones, whole days and windows, so no date arithmetic overflows."""
+
+FIGURE_LIMIT = 1e15
+"""The largest magnitude of a key figure, so that sums over any number of events stay finite."""
+
+
+def refuse_control_characters(text: str) -> str:
+    """`text` unchanged, or ValueError if it holds a control character other than tab and newline.
+
+    Such characters break terminals (escape sequences), PostgreSQL (NUL) and documents.
+    """
+    found = _CONTROL.search(text)
+    if found:
+        raise ValueError(
+            f"control character U+{ord(found.group()):04X} at position {found.start() + 1}"
+            " (only tab and newline are allowed)"
+        )
+    return text
+
+
+def without_control_characters(text: str) -> str:
+    """`text` with each control character other than tab and newline replaced by a space."""
+    return _CONTROL.sub(" ", text)
+
+
+def within_supported_range(moment: datetime) -> datetime:
+    """`moment` (aware) unchanged, or ValueError if it lies outside the years 2 to 9998 UTC."""
+    try:
+        inside = EARLIEST <= moment.astimezone(UTC) < END_OF_RANGE
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the supported range (the years 2 to 9998, UTC)"
+        )
+    return moment
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    """Read back from the store: checked on the way in, and older rows may predate a check."""
+    return bool((info.context or {}).get("stored"))
 
 
 class Location(BaseModel):
@@ -42,12 +91,14 @@ class Source(BaseModel):
     @field_validator("url")
     @classmethod
     def _web_address(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{value!r} is not an http or https address")
-        return value
+        return web_address(value) if value else None
+
+
+def web_address(value: str) -> str:
+    """`value` unchanged if it is an http or https address, else ValueError."""
+    if not _WEB_ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not an http or https address")
+    return value
 
 
 Qualifier = Literal["approximately", "at least", "more than", "up to", "at most", "fewer than"]
@@ -66,6 +117,13 @@ class FigureNote(BaseModel):
     side: str | None = Field(default=None, max_length=100)
     unit: str | None = Field(default=None, max_length=20)
     upper: float | None = None
+
+    @field_validator("upper")
+    @classmethod
+    def _bounded(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and not _is_stored(info):
+            check_figure(value)
+        return value
 
 
 class Event(BaseModel):
@@ -105,7 +163,8 @@ class Event(BaseModel):
     @classmethod
     def _time(cls, value: Any, info: ValidationInfo) -> datetime:
         zone = (info.context or {}).get("zone") or ZoneInfo("UTC")
-        return parse_time(value, zone)
+        moment = parse_time(value, zone)
+        return moment if _is_stored(info) else within_supported_range(moment)
 
     @field_validator("category")
     @classmethod
@@ -117,14 +176,60 @@ class Event(BaseModel):
 
     @field_validator("figures", mode="before")
     @classmethod
-    def _numbers(cls, value: Any) -> Any:
-        if isinstance(value, dict):
+    def _numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict) and not _is_stored(info):
             for name, number in value.items():
                 if isinstance(number, bool) or not isinstance(number, int | float):
                     raise ValueError(f"{name}: {number!r} is not a number")
-                if not math.isfinite(number):
-                    raise ValueError(f"{name}: {number!r} is not a finite number")
+                check_figure(number, name)
         return value
+
+    @model_validator(mode="after")
+    def _plain_texts(self, info: ValidationInfo) -> Event:
+        """No control characters in any stored text, checked in one pass (imports are large)."""
+        if _is_stored(info) or not _CONTROL.search(self._all_text()):
+            return self
+        problems = []
+        for loc, text in self._texts():
+            try:
+                refuse_control_characters(text)
+            except ValueError as exc:
+                kind = PydanticCustomError("control_character", "{problem}", {"problem": str(exc)})
+                problems.append(InitErrorDetails(type=kind, loc=loc, input=text))
+        # Raised whole, so each problem keeps its field's place (a ValueError would lose it).
+        raise ValidationError.from_exception_data(type(self).__name__, problems)
+
+    def _all_text(self) -> str:
+        """Every stored text run together: one search finds whether any has a control character."""
+        parts = [self.id, self.category, self.subtype or "", self.title, self.summary]
+        parts += (self.location.country or "", self.location.place or "")
+        parts += (*self.actors, *self.tags, *self.figures)
+        for note in self.figure_notes.values():
+            parts += (note.side or "", note.unit or "")
+        for source in self.sources:
+            parts += (source.name, source.url or "", source.title or "")
+        parts += _nested_texts(self.classification)
+        return "".join(parts)
+
+    def _texts(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Every stored text with where it sits, as pydantic would name it."""
+        for name in ("id", "category", "subtype", "title", "summary"):
+            yield (name,), getattr(self, name) or ""
+        yield ("location", "country"), self.location.country or ""
+        yield ("location", "place"), self.location.place or ""
+        for name in ("actors", "tags"):
+            yield from (((name, index), text) for index, text in enumerate(getattr(self, name)))
+        for name in self.figures:
+            yield ("figures", name, "[key]"), name
+        for name, note in self.figure_notes.items():
+            yield ("figure_notes", name, "[key]"), name
+            yield ("figure_notes", name, "side"), note.side or ""
+            yield ("figure_notes", name, "unit"), note.unit or ""
+        for index, source in enumerate(self.sources):
+            yield ("sources", index, "name"), source.name
+            yield ("sources", index, "url"), source.url or ""
+            yield ("sources", index, "title"), source.title or ""
+        yield from ((("classification",), text) for text in _nested_texts(self.classification))
 
     @model_validator(mode="after")
     def _notes_name_figures(self) -> Event:
@@ -137,6 +242,30 @@ class Event(BaseModel):
     def sort_key(self) -> tuple[int, float]:
         """Most important first, then most recent first."""
         return (-self.importance, -self.occurred_at.timestamp())
+
+
+def check_figure(number: float, name: str | None = None) -> None:
+    """ValueError unless `number` is finite and within ±FIGURE_LIMIT, so sums never overflow."""
+    prefix = f"{name}: " if name else ""
+    if not math.isfinite(number):
+        raise ValueError(f"{prefix}{number!r} is not a finite number")
+    if abs(number) > FIGURE_LIMIT:
+        raise ValueError(
+            f"{prefix}{number!r} is beyond ±{FIGURE_LIMIT:.0e}, the largest figure kept"
+        )
+
+
+def _nested_texts(value: Any) -> Iterator[str]:
+    """Every string in a JSON-like value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nested_texts(key)
+            yield from _nested_texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _nested_texts(item)
 
 
 def parse_time(value: Any, zone: ZoneInfo) -> datetime:

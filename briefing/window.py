@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from briefing.errors import InputError
-from briefing.event import parse_time
+from briefing.event import parse_time, within_supported_range
 
 DEFAULT_SPAN = timedelta(hours=24)
+_FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class Window:
         return (self.end - timedelta(microseconds=1)).astimezone(self.zone).date()
 
     def previous(self) -> Window:
-        """The window of the same length just before this one."""
-        return Window(self.start - (self.end - self.start), self.start, self.zone)
+        """The window of the same length just before this one, cut at the first possible time."""
+        length = min(self.end - self.start, self.start - _FIRST_MOMENT)
+        return Window(self.start - length, self.start, self.zone)
 
 
 def resolve_window(
@@ -59,7 +61,7 @@ def resolve_window(
     A bare date given as `until` means the end of that day, as a reader of "until 26 Oct" expects.
     """
     if day is not None:
-        start = datetime.combine(day, time(), zone)
+        start = _checked(datetime.combine(day, time(), zone), "--date")
         return Window(start, datetime.combine(day + timedelta(days=1), time(), zone), zone)
     end = _bound(until, zone, end_of_day=True) if until is not None else now
     if since is not None:
@@ -78,11 +80,20 @@ def _bound(value: str | date | datetime, zone: ZoneInfo, *, end_of_day: bool) ->
     is_day = isinstance(value, date) and not isinstance(value, datetime)
     if isinstance(value, str):
         is_day = len(value.strip()) == 10
+    option = "--until" if end_of_day else "--since"
     try:
         moment = parse_time(value, zone)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"{option}: {exc}") from None
+    moment = _checked(moment, option)
     return moment + timedelta(days=1) if is_day and end_of_day else moment
+
+
+def _checked(moment: datetime, option: str) -> datetime:
+    try:
+        return within_supported_range(moment)
+    except ValueError as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 def parse_span(

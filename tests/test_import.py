@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,10 +27,14 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def stored_ids(cli) -> list[str]:
+def _listed(cli) -> list[dict]:
     result = cli("events", "list", "--json")
     assert result.code == 0, result.err
-    return [event["id"] for event in json.loads(result.out)]
+    return json.loads(result.out)
+
+
+def stored_ids(cli) -> list[str]:
+    return [event["id"] for event in _listed(cli)]
 
 
 def test_demo_file_imports_and_lists(cli):
@@ -245,3 +252,122 @@ def test_csv_reports_every_bad_row(cli, tmp_path):
     assert "bad.csv:3: more values than header columns" in result.err
     assert "bad.csv:4: category: 'sport' is not one of" in result.err
     assert "nothing was imported (3 bad records)" in result.err
+
+
+def _briefing(tmp_path: Path, *args: str, stdin: bytes) -> subprocess.CompletedProcess:
+    """`briefing ARGS…` as its own process, fed raw bytes on standard input."""
+    env = {**os.environ, "BRIEFING_OUTPUT_DIR": str(tmp_path / "output")}
+    return subprocess.run(
+        [sys.executable, "-m", "briefing", *args],
+        input=stdin, capture_output=True, cwd=tmp_path, env=env, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body", [json.dumps([GOOD]).encode(), json.dumps(GOOD).encode() + b"\n"], ids=["json", "jsonl"]
+)
+def test_a_byte_order_mark_on_standard_input_is_not_taken_for_csv(cli, tmp_path, body):
+    result = _briefing(tmp_path, "events", "import", "-", "--json", stdin=b"\xef\xbb\xbf" + body)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["added"] == 1
+    assert stored_ids(cli) == ["e1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("a.json", "[]"), ("a.jsonl", "\n\n"), ("a.csv", "occurred_at,category,title\n")],
+)
+def test_a_file_without_records_is_an_error_not_a_success(cli, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    good = write_jsonl(tmp_path / "good.jsonl", [GOOD])
+
+    result = cli("events", "import", good, path)
+
+    assert result.code == 1
+    assert result.err.strip() == f"error: {path}: no events found; nothing was imported"
+    assert stored_ids(cli) == []
+
+
+def test_empty_standard_input_is_an_error(tmp_path):
+    result = _briefing(tmp_path, "events", "import", "-", stdin=b"")
+
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "error: <stdin>: no events found; nothing was imported"
+
+
+def test_a_csv_cut_off_inside_a_quoted_field_is_refused(cli, tmp_path):
+    path = tmp_path / "cut.csv"
+    path.write_text(
+        "occurred_at,category,title,summary\n"
+        "2024-10-26,military,Whole,complete\n"
+        '2024-10-26,military,Cut,"this summary was cut off mid-'
+    )
+
+    result = cli("events", "import", path)
+
+    assert result.code == 1
+    assert result.err.strip() == f"error: {path}:3: malformed CSV: unexpected end of data"
+    assert stored_ids(cli) == []
+
+
+def test_a_bad_record_after_many_good_ones_still_stores_nothing(cli, tmp_path):
+    records = [{**GOOD, "id": f"e{number}"} for number in range(2500)]
+    records.append({**GOOD, "id": "last", "category": "sport"})
+    path = write_jsonl(tmp_path / "many.jsonl", records)
+
+    result = cli("events", "import", path)
+
+    assert result.code == 1
+    assert "many.jsonl:2501: category: 'sport' is not one of" in result.err
+    assert "nothing was imported (1 bad record)" in result.err
+    assert stored_ids(cli) == []
+
+
+def test_a_large_json_array_is_read_in_pieces_and_errors_keep_their_line(cli, tmp_path):
+    records = [{**GOOD, "id": f"e{number}", "summary": "x" * 200} for number in range(2000)]
+    text = json.dumps(records, indent=1)
+    path = tmp_path / "big.json"
+    broken = text.removesuffix("\n }\n]") + ",\n }\n]"  # a trailing comma in the last record
+    assert broken != text + ",\n }\n]"
+    path.write_text(broken)
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(broken)
+
+    malformed = cli("events", "import", path)
+    path.write_text(text)
+    imported = cli("events", "import", path, "--json")
+
+    assert malformed.code == 1
+    where = f"{expected.value.lineno}:{expected.value.colno}"
+    assert malformed.err.strip() == f"error: {path}:{where}: malformed JSON: {expected.value.msg}"
+    assert json.loads(imported.out) == {
+        "valid": 2000,
+        "added": 2000,
+        "updated": 0,
+        "dry_run": False,
+    }
+
+
+def test_import_is_all_or_nothing_on_each_database(cli, tmp_path, database_url, monkeypatch):
+    monkeypatch.setenv("BRIEFING_DATABASE_URL", database_url)
+    first = write_jsonl(tmp_path / "a.jsonl", [GOOD, {**GOOD, "id": "e2"}])
+    assert cli("events", "import", first).code == 0
+    changed = [{**GOOD, "title": "Revised"}] + [{**GOOD, "id": f"n{n}"} for n in range(1500)]
+    bad = {**GOOD, "id": "bad", "importance": 9}
+
+    refused = cli("events", "import", write_jsonl(tmp_path / "b.jsonl", [*changed, bad]))
+    kept = {
+        event["id"]: event["title"] for event in json.loads(cli("events", "list", "--json").out)
+    }
+    accepted = cli("events", "import", write_jsonl(tmp_path / "c.jsonl", changed), "--json")
+
+    assert refused.code == 1 and "b.jsonl:1502: importance:" in refused.err
+    assert kept == {"e1": GOOD["title"], "e2": GOOD["title"]}
+    assert json.loads(accepted.out) == {
+        "valid": 1501,
+        "added": 1500,
+        "updated": 1,
+        "dry_run": False,
+    }

@@ -134,7 +134,56 @@ def test_a_bad_import_names_file_and_line_and_stores_nothing(cli, tmp_path):
     result = cli("subscribers", "import", path)
 
     assert result.code == 1
-    assert result.err.startswith(f"error: {path}:3: email: 'not-an-address' is not a valid")
-    assert "(and 1 more bad rows)" in result.err
-    assert len(result.err.strip().splitlines()) == 1
+    lines = result.err.strip().splitlines()
+    assert lines[0].startswith(f"error: {path}:3: email: 'not-an-address' is not a valid")
+    assert lines[1].startswith(f"{path}:4: briefs: unknown brief 'monthly'")
+    assert lines[2:] == ["nothing was imported (2 bad rows)"]
+    assert listed(cli) == {}
+
+
+def _import(cli, tmp_path, text: str):
+    path = tmp_path / "readers.csv"
+    path.write_text(text)
+    return path, cli("subscribers", "import", path)
+
+
+def test_an_import_refuses_duplicates_that_differ_only_in_case(cli, tmp_path):
+    path, result = _import(
+        cli, tmp_path, "email,name\nann@example.org,Ann\nbob@example.org,Bob\nANN@example.org,A.\n"
+    )
+
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        f"error: {path}:4: email: 'ANN@example.org' already appears at line 2",
+        "nothing was imported (1 bad row)",
+    ]
+    assert listed(cli) == {}
+
+
+def test_an_import_refuses_unknown_columns(cli, tmp_path):
+    path, result = _import(cli, tmp_path, "email,name,brief\nann@example.org,Ann,weekly\n")
+
+    assert result.code == 1
+    assert result.err.strip() == (
+        f"error: {path}:1: unknown column 'brief' (expected email, name, briefs)"
+    )
+    assert listed(cli) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('email,name\nann@example.org,Ann\nbob@example.org,"Bob cut off', "3: malformed CSV:"),
+        ("email,name\nann@example.org,Ann\x00Lee\n", "2: name: control character U+0000"),
+        ("email,name\nann@example.org,Ann,extra\n", "2: more values than header columns"),
+        ("email,name\n", " no subscribers found; nothing was imported"),
+    ],
+)
+def test_an_import_refuses_a_cut_off_file_control_characters_and_no_rows(
+    cli, tmp_path, text, message
+):
+    path, result = _import(cli, tmp_path, text)
+
+    assert result.code == 1
+    assert result.err.startswith(f"error: {path}:{message}")
     assert listed(cli) == {}

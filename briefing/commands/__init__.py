@@ -1,9 +1,16 @@
-"""What every subcommand shares: settings and store opened once, and ways to print."""
+"""What every subcommand shares: settings and store opened once, and ways to print.
+
+Everything printed for a person goes through `echo` or `print_table`, which escape control
+characters: stored text (a title, a name) must not drive the reader's terminal. JSON output
+(`print_json`) is data and stays exact.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +50,34 @@ class App:
     def say(self, message: str) -> None:
         """Progress and confirmations for a person; silent with --quiet, on stderr."""
         if not self.quiet:
-            click.echo(message, err=True)
+            echo(message, err=True)
 
 
 pass_app = click.make_pass_decorator(App)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with each control character but tab and newline shown as an escape, like '\\x1b'."""
+    return _CONTROL.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
+def echo(message: object = "", *, err: bool = False) -> None:
+    """Print a line for a person (stdout, or stderr with `err`), control characters escaped."""
+    click.echo(printable(str(message)), err=err)
+
+
+def print_table(headers: Iterable[str], rows: Iterable[Iterable[object]]) -> None:
+    """A borderless table on stdout; cells are plain text, never rich markup, and printable."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(*headers, box=None)
+    for row in rows:
+        table.add_row(*(Text(printable(str(cell))) for cell in row))
+    Console().print(table)
 
 
 def print_json(data: Any) -> None:

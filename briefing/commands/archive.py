@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json, print_table
 
 
 @click.group()
@@ -25,24 +25,22 @@ def list_(app: App, brief: str | None, as_json: bool) -> None:
     if as_json:
         print_json(editions)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        "id", "brief", "window (UTC)", "events", "pending", "pages", "created", "path", box=None
+    print_table(
+        ("id", "brief", "window (UTC)", "events", "pending", "pages", "created", "path"),
+        (
+            (
+                item["edition_id"],
+                item["brief"],
+                f"{item['window_start'][:16]} → {item['window_end'][:16]}",
+                item["events"],
+                item["pending_review"] or "-",
+                item["pages"] or "-",
+                item["created_at"][:16],
+                item["path"],
+            )
+            for item in editions
+        ),
     )
-    for item in editions:
-        table.add_row(
-            str(item["edition_id"]),
-            item["brief"],
-            f"{item['window_start'][:16]} → {item['window_end'][:16]}",
-            str(item["events"]),
-            str(item["pending_review"] or "-"),
-            str(item["pages"] or "-"),
-            item["created_at"][:16],
-            item["path"],
-        )
-    Console().print(table)
 
 
 @archive.command("show")
@@ -62,7 +60,7 @@ def show(app: App, edition_id: int, as_json: bool) -> None:
         print_json({**record, "left_out_pending": left_out})
         return
     for key, value in record.items():
-        click.echo(f"{key:>14}: {value}")
+        echo(f"{key:>14}: {value}")
     _echo_left_out(left_out)
 
 
@@ -84,9 +82,9 @@ def _left_out_pending(app: App, ids: list[str]) -> list[dict]:
 
 def _echo_left_out(left_out: list[dict]) -> None:
     if left_out:
-        click.echo("left out, awaiting review when the edition was made:")
+        echo("left out, awaiting review when the edition was made:")
     for item in left_out:
-        click.echo(f"  {item['id']} ({item['review_now']} now): {item['title'] or ''}")
+        echo(f"  {item['id']} ({item['review_now']} now): {item['title'] or ''}")
 
 
 @archive.command("verify")
@@ -119,9 +117,9 @@ def verify(app: App, brief: str | None, as_json: bool) -> None:
         )
     else:
         for check in problems:
-            click.echo(f"edition {check.edition.id}: {check.problem}", err=True)
+            echo(f"edition {check.edition.id}: {check.problem}", err=True)
         for item in unowned:
-            click.echo(item.problem, err=True)
+            echo(item.problem, err=True)
         app.say(
             f"{len(checks)} editions checked, {len(problems)} problems, "
             f"{len(unowned)} files no edition records"
@@ -148,8 +146,8 @@ def search(app: App, query: str, briefs: tuple[str, ...], limit: int, as_json: b
         return
     for hit in hits:
         editions = ", ".join(str(ref.id) for ref in hit.editions) or "none"
-        click.echo(f"{hit.occurred_at:%Y-%m-%d} {hit.category:<10} {plain(hit.title)}")
-        click.echo(f"    {_marked(hit.snippet)}  [editions: {editions}]")
+        echo(f"{hit.occurred_at:%Y-%m-%d} {hit.category:<10} {plain(hit.title)}")
+        echo(f"    {_marked(hit.snippet)}  [editions: {editions}]")
     app.say(f"{len(hits)} events found")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json
 
 
 @click.group()
@@ -38,7 +38,5 @@ def list_(
         return
     for row in rows:
         detail = row["last_error"] or row["smtp_response"] or ""
-        click.echo(
-            f"{row['edition_id']}\t{row['address']}\t{row['status']}\t{row['attempts']}\t{detail}"
-        )
+        echo(f"{row['edition_id']}\t{row['address']}\t{row['status']}\t{row['attempts']}\t{detail}")
     app.say(f"{len(rows)} deliveries")

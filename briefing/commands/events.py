@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
-from briefing.ingest.files import FORMATS, read_events
+from briefing.commands import App, echo, json_option, pass_app, print_json, print_table
+from briefing.ingest.files import FORMATS, read_event_chunks
 
 REVIEW_STATES = ("pending", "approved", "rejected")
 
@@ -25,23 +27,53 @@ def import_(
     app: App, files: tuple[str, ...], fmt: str | None, dry_run: bool, as_json: bool
 ) -> None:
     """Import FILES (JSON array, JSON Lines or CSV; '-' reads stdin), all or nothing."""
-    from briefing.store.events import upsert_events
+    from briefing.store.events import import_events
 
-    parsed = read_events(list(files), app.settings, fmt)
-    result = {"valid": len(parsed), "added": 0, "updated": 0, "dry_run": dry_run}
-    if not dry_run:
+    chunks = _with_progress(app, read_event_chunks(list(files), app.settings, fmt))
+    result = {"valid": 0, "added": 0, "updated": 0, "dry_run": dry_run}
+    if dry_run:
+        result["valid"] = sum(len(chunk) for chunk in chunks)
+    else:
         with app.store.session() as session:
-            counts = upsert_events(session, parsed)
-            _approve_as_author(session, [event.id for event in parsed], "imported from a file")
-        result.update(added=counts.added, updated=counts.updated)
+            counts = import_events(session, _approved_once_stored(session, chunks))
+        result.update(
+            valid=counts.added + counts.updated, added=counts.added, updated=counts.updated
+        )
     if as_json:
         print_json(result)
     elif dry_run:
-        app.say(f"{len(parsed)} valid events; nothing stored (--dry-run)")
+        app.say(f"{result['valid']} valid events; nothing stored (--dry-run)")
     else:
         app.say(
-            f"imported {len(parsed)} events: {result['added']} added, {result['updated']} updated"
+            f"imported {result['valid']} events: {result['added']} added, "
+            f"{result['updated']} updated"
         )
+
+
+def _approved_once_stored(session, chunks: Iterator[list]) -> Iterator[list]:
+    """The chunks; each one's events approved by their author once the import has stored it
+
+    (the import asks for the next chunk only when it has stored the last one).
+    """
+    for chunk in chunks:
+        yield chunk
+        _approve_as_author(session, [event.id for event in chunk], "imported from a file")
+
+
+def _with_progress(app: App, chunks: Iterator[list]) -> Iterator[list]:
+    """The chunks, counted on a terminal's status line (nothing when quiet or piped)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if app.quiet or not console.is_terminal:
+        yield from chunks
+        return
+    done = 0
+    with console.status("Reading events…") as status:
+        for chunk in chunks:
+            done += len(chunk)
+            status.update(f"{done:,} events valid so far…")
+            yield chunk
 
 
 @events.command("add")
@@ -96,21 +128,20 @@ def list_(
     if as_json:
         print_json(_with_reviews(app, reviewed))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(f"time ({zone.key})", "category", "imp.", "review", "title", "id", box=None)
-    for item in reviewed:
-        event = item.event
-        table.add_row(
-            f"{event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}",
-            event.category,
-            str(event.importance),
-            item.review.state,
-            event.title,
-            event.id,
-        )
-    Console().print(table)
+    print_table(
+        (f"time ({zone.key})", "category", "imp.", "review", "title", "id"),
+        (
+            (
+                f"{item.event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                item.event.category,
+                item.event.importance,
+                item.review.state,
+                item.event.title,
+                item.event.id,
+            )
+            for item in reviewed
+        ),
+    )
     app.say(f"{len(reviewed)} events")
 
 
@@ -179,22 +210,22 @@ def _echo_pending(item, zone, auto_approved_in: list[str]) -> None:
     """One pending event as plain text (never markup): what a reviewer checks, and its id."""
     event = item.event
     confidence = "-" if item.confidence is None else f"{item.confidence:.2f}"
-    click.echo(
+    echo(
         f"{event.occurred_at.astimezone(zone):%Y-%m-%d %H:%M}  {event.category}  "
         f"confidence {confidence}  {event.id}"
     )
-    click.echo(f"  {event.title}")
+    echo(f"  {event.title}")
     if event.location.place:
-        click.echo(f"  place: {event.location.place}")
+        echo(f"  place: {event.location.place}")
     if event.figures:
-        click.echo("  figures: " + ", ".join(f"{k}={v:,.10g}" for k, v in event.figures.items()))
+        echo("  figures: " + ", ".join(f"{k}={v:,.10g}" for k, v in event.figures.items()))
     for source in event.sources:
-        click.echo(f"  source: {source.name}" + (f" {source.url}" if source.url else ""))
+        echo(f"  source: {source.name}" + (f" {source.url}" if source.url else ""))
     for reason in item.reasons:
-        click.echo(f"  why: {reason}")
+        echo(f"  why: {reason}")
     if auto_approved_in:
-        click.echo(f"  let through by the auto rule of: {', '.join(auto_approved_in)}")
-    click.echo("")
+        echo(f"  let through by the auto rule of: {', '.join(auto_approved_in)}")
+    echo("")
 
 
 def _report(app: App, done: str, changed: list, as_json: bool) -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json
 
 
 @click.command()
@@ -83,7 +83,7 @@ def generate(
             f"{edition.pages or '-'} pages, {edition.window_start.astimezone(zone):%Y-%m-%d %H:%M}"
             f" → {edition.window_end.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
         )
-        click.echo(path)
+        echo(path)
 
 
 @contextmanager

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json, printable
 from briefing.errors import InputError
 
 
@@ -18,10 +18,35 @@ def ingest() -> None:
 
 
 def _published(value: str) -> date | datetime:
+    from briefing.event import within_supported_range
+
     try:
-        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        when = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date or an ISO 8601 time") from None
+        raise InputError(f"--published: {value!r} is not a date or an ISO 8601 time") from None
+    moment = when if isinstance(when, datetime) else datetime.combine(when, time())
+    try:
+        within_supported_range(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    except ValueError as exc:
+        raise InputError(f"--published: {exc}") from None
+    return when
+
+
+def _source(name: str | None, url: str | None) -> tuple[str, str | None]:
+    """The article's source name and address, checked as an event's source is."""
+    from briefing.event import refuse_control_characters, web_address
+
+    try:
+        url = web_address(refuse_control_characters(url)) if url else None
+    except ValueError as exc:
+        raise InputError(f"--url: {exc}") from None
+    name = name or (urlsplit(url).hostname if url else None)
+    if not name:
+        raise click.UsageError("give --source (or --url, whose host names the source)")
+    try:
+        return refuse_control_characters(name), url
+    except ValueError as exc:
+        raise InputError(f"--source: {exc}") from None
 
 
 @ingest.command("text")
@@ -53,9 +78,7 @@ def text(
     from briefing.ingest.text import IngestReport, extract_events, ingest_text, read_article
 
     when = _published(published)
-    source = source or (urlsplit(url).hostname if url else None)
-    if not source:
-        raise click.UsageError("give --source (or --url, whose host names the source)")
+    source, url = _source(source, url)
     reports: list[IngestReport] = []
     failed = 0
     for path in files:
@@ -79,7 +102,7 @@ def text(
                     )
                 )
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             failed += 1
     _show_articles(app, reports, dry_run, as_json)
     if failed:
@@ -109,7 +132,7 @@ def _show_articles(app: App, reports, dry_run: bool, as_json: bool) -> None:
         for event in events:
             figures = ", ".join(f"{k}={v:,.10g}" for k, v in event.figures.items())
             line = f"{event.occurred_at:%Y-%m-%d %H:%M}  {event.category:<12} {event.title}"
-            click.echo(f"{line}  [{figures}]" if figures else line)
+            echo(f"{line}  [{figures}]" if figures else line)
         app.say(f"{len(events)} events found; nothing stored (--dry-run)")
         return
     for r in reports:
@@ -129,7 +152,10 @@ class _EntryProgress:
     def __call__(self, done: int, total: int, label: str) -> None:
         if self.task is None or done == 1:
             self.task = self.progress.add_task("", total=total)
-        self.progress.update(self.task, completed=done, description=label[:60])
+        from rich.markup import escape
+
+        shown = escape(printable(label[:60]))
+        self.progress.update(self.task, completed=done, description=shown)
 
 
 @ingest.command("feed")
@@ -189,7 +215,7 @@ def feed(
                 )
             )
     for error in report.errors:
-        click.echo(f"error: {error}", err=True)
+        echo(f"error: {error}", err=True)
     if as_json:
         print_json(report.as_dict())
     else:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -108,17 +108,17 @@ def status(app: App, runs: int, as_json: bool) -> None:
     if as_json:
         print_json(report)
         return
-    click.echo(f"scheduler: {report['scheduler'] or 'not running'}")
+    echo(f"scheduler: {report['scheduler'] or 'not running'}")
     for brief in report["briefs"]:
-        click.echo(
+        echo(
             f"\n{brief['brief']}: {brief['schedule']!r} in {brief['timezone']}, "
             f"catch-up {timedelta(seconds=brief['catch_up_seconds'])}"
         )
-        click.echo(f"  next run  {brief['next_run'] or 'never'}")
+        echo(f"  next run  {brief['next_run'] or 'never'}")
         for item in brief["runs"]:
-            click.echo(f"  {_describe(item)}")
+            echo(f"  {_describe(item)}")
         if not brief["runs"]:
-            click.echo("  no runs yet")
+            echo("  no runs yet")
 
 
 def _describe(run: dict) -> str:

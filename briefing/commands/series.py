@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json
 
 
 @click.group()
@@ -68,6 +68,4 @@ def list_(app: App, as_json: bool) -> None:
         print_json([vars(summary) for summary in found])
         return
     for summary in found:
-        click.echo(
-            f"{summary.series}\t{summary.first_day}\t{summary.last_day}\t{summary.days} days"
-        )
+        echo(f"{summary.series}\t{summary.first_day}\t{summary.last_day}\t{summary.days} days")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.commands import App, echo, json_option, pass_app, print_json
 from briefing.errors import InputError
 
 
@@ -49,10 +49,12 @@ def add(app: App, email: str, name: str | None, briefs: tuple[str, ...], as_json
     from briefing.store.subscribers import get_subscriber, save_subscriber
 
     address, chosen = _address(email), _briefs(app, briefs)
+    try:
+        shown_name = clean_name(name)
+    except ValueError as exc:
+        raise InputError(f"--name: {exc}") from None
     with app.store.session() as session:
-        result = save_subscriber(
-            session, address, name=clean_name(name), briefs=chosen, reactivate=True
-        )
+        result = save_subscriber(session, address, name=shown_name, briefs=chosen, reactivate=True)
         subscriber = get_subscriber(session, email=address).as_dict()
     if as_json:
         print_json({"result": result, **subscriber})
@@ -78,7 +80,7 @@ def list_(app: App, brief: str | None, status: str | None, as_json: bool) -> Non
         return
     for row in rows:
         name = f" ({row['name']})" if row["name"] else ""
-        click.echo(f"{row['email']}{name}\t{row['status']}\t{', '.join(row['briefs'])}")
+        echo(f"{row['email']}{name}\t{row['status']}\t{', '.join(row['briefs'])}")
     app.say(f"{len(rows)} subscribers")
 
 

@@ -20,9 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from briefing.config import MAX_ARTICLE_BYTES, Settings
-from briefing.errors import InputError
-from briefing.event import Event, FigureNote
+from briefing.errors import InputError, validation_problems
+from briefing.event import Event, FigureNote, without_control_characters
 from briefing.ingest.classify import Classification, Lexicon, lexicon_for
 from briefing.ingest.dedupe import store_events
 from briefing.ingest.figures import Figure, find_figures
@@ -198,7 +200,7 @@ def paragraphs(text: str) -> list[str]:
     A bullet or a time-stamped entry is a block of its own; time stamps and section labels
     ("Kharkiv: …") are taken off, and blocks that are only a label or a time are left out.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = without_control_characters(text.replace("\r\n", "\n").replace("\r", "\n"))
     blocks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
     found = []
     for block in blocks:
@@ -518,7 +520,11 @@ def extract_events(
                 "time_phrase": phrase,
             },
         }
-        event = Event.model_validate(record, context=context)
+        try:
+            event = Event.model_validate(record, context=context)
+        except ValidationError as exc:
+            field, message = validation_problems(exc)[0]
+            raise InputError(f"an event found in the text is refused: {field}: {message}") from None
         events.setdefault(event.id, event)
     return list(events.values())
 

@@ -184,6 +184,34 @@ def upsert_events(session: Session, events: Iterable[Event]) -> UpsertCounts:
     return UpsertCounts(added=len(set(ids)) - updated, updated=updated)
 
 
+def import_events(session: Session, chunks: Iterable[Sequence[Event]]) -> UpsertCounts:
+    """Store chunks of events in the session's transaction; a stored id is replaced.
+
+    One INSERT … ON CONFLICT per chunk, without loading rows: imports of any size take memory
+    for one chunk. Columns that are not the event's own (created_at, reviews) are kept.
+    """
+    added = updated = 0
+    for chunk in chunks:
+        ids = [event.id for event in chunk]
+        stored = session.scalar(select(func.count()).where(EventRow.id.in_(ids)))
+        stamp = now()
+        rows = [{**_columns(event), "created_at": stamp, "updated_at": stamp} for event in chunk]
+        session.connection().execute(_upsert(session, list(rows[0])), rows)
+        updated += stored
+        added += len(ids) - stored
+    return UpsertCounts(added=added, updated=updated)
+
+
+def _upsert(session: Session, columns: list[str]):
+    """INSERT that replaces the given columns of a stored row, except its id and created_at."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(EventRow.__table__)
+    replaced = {name: insert.excluded[name] for name in columns if name not in ("id", "created_at")}
+    return insert.on_conflict_do_update(index_elements=["id"], set_=replaced)
+
+
 def events_between(
     session: Session,
     start: datetime | None = None,
