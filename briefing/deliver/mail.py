@@ -29,7 +29,7 @@ from email.parser import HeaderParser
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Generic, TypeVar
 
-from briefing.deliver.smtp import END_OF_DATA, DotStuffed, dot_stuff
+from briefing.deliver.transport import END_OF_DATA, DotStuffed, dot_stuff
 
 
 class UriListHeader(UnstructuredHeader, BaseHeader):

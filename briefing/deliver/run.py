@@ -32,11 +32,11 @@ from briefing.deliver.smtp import (
     RETRY,
     SENT,
     Connection,
-    DotStuffed,
     Outcome,
     SmtpFatalError,
     describe,
 )
+from briefing.deliver.transport import DotStuffed
 from briefing.errors import BriefingError
 from briefing.store import Store
 from briefing.store import deliveries as ledger
