@@ -9,9 +9,10 @@ against a real SMTP server (and yagmail bounded to the tested 0.16 in pyproject.
   with `len()` for SIZE=; `SMTP.data` is `putcmd("data")`, `getreply()`, `send()` of the
   stuffed body and ".", and `getreply()` again: `_Session.data` does the same minus the stuffing.
 - yagmail: `login()` opens its session as `self.connection(host, port, **kwargs)` and keeps it
-  as `.smtp`; `close()` says QUIT. yagmail's own `send()` reconnects on every call, rewrites
-  bodies and hides failures, so it only connects and logs in (SSL, STARTTLS or plain; password,
-  keyring or Gmail OAuth2).
+  as `.smtp`; `close()` says QUIT, and so does the client when it is collected (a MailSession
+  keeps it for as long as the session is used). yagmail's own `send()` reconnects on every
+  call, rewrites bodies and hides failures, so it only connects and logs in (SSL, STARTTLS or
+  plain; password, keyring or Gmail OAuth2).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class DotStuffed:
     """Message data as DATA sends it: CRLF line ends, a "." added to every line that starts
     with one (RFC 5321 4.5.2; the server takes it off again), and the terminating ".\r\n".
 
-    Built in one piece, so sending copies nothing; its length is the message's (for SIZE).
+    Built in one piece, so sending copies nothing. Its length, which smtplib declares as SIZE,
+    is the stuffed data's without the final ".": a byte over the message's per line that
+    starts with "." (RFC 1870 counts the message without them; harmless short of the limit).
     """
 
     framed: bytes
