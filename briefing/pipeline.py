@@ -94,7 +94,12 @@ def _window_for(session, name, spec, zone, since, until, day, slot, now) -> Wind
         return Window(start, slot, zone)
     last = latest_edition(session, name)
     return resolve_window(
-        zone, since=since, until=until, day=day, previous_end=last and last.window_end, now=now
+        zone,
+        since=since,
+        until=until,
+        day=day,
+        previous_end=last.window_end if last else None,
+        now=now,
     )
 
 
@@ -167,7 +172,9 @@ def _render(
         )
         return html.encode(), 0
     if render_pdf is None:
-        from briefing.pdf import render_pdf
+        from briefing.pdf import render_pdf as render_in_process
+
+        render_pdf = render_in_process
     pdf = render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
     return pdf.data, pdf.pages
 
@@ -197,9 +204,12 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         placed.path.unlink(missing_ok=True)
         if slot is None:
             raise
-        log.info("edition for %s at %s was made by another process", brief.name, slot)
         with store.session() as session:
-            return edition_for_slot(session, brief.name, slot)
+            made_elsewhere = edition_for_slot(session, brief.name, slot)
+        if made_elsewhere is None:
+            raise  # refused for another reason than the slot being taken
+        log.info("edition for %s at %s was made by another process", brief.name, slot)
+        return made_elsewhere
     except BaseException:
         placed.path.unlink(missing_ok=True)
         raise

@@ -133,7 +133,8 @@ class Runner:
                 if run.status == FAILED and run.retry_at and run.retry_at <= now
             ]
         plan = plan_slots(self.schedules[brief], now, spec.catch_up, since)
-        self._skip_missed(brief, plan, since, now, spec.catch_up)
+        if since is not None:  # a brief with no recorded run has missed nothing
+            self._skip_missed(brief, plan, since, now, spec.catch_up)
         outcomes = []
         for run in retries:
             if not self.stop.is_set() and (outcome := self._attempt(brief, run.slot, run)):
@@ -146,7 +147,7 @@ class Runner:
         self,
         brief: str,
         plan: DuePlan,
-        since: datetime | None,
+        since: datetime,
         now: datetime,
         catch_up: timedelta,
     ) -> None:

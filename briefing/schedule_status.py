@@ -54,4 +54,4 @@ def _local_run(run: ScheduleRun, zone: ZoneInfo) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
-    return moment and moment.astimezone(zone).isoformat(timespec="seconds")
+    return moment.astimezone(zone).isoformat(timespec="seconds") if moment else None

@@ -23,15 +23,16 @@ from email import policy
 from email.errors import HeaderParseError
 from email.generator import BytesGenerator
 from email.header import decode_header, make_header
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.parser import HeaderParser
 from email.utils import format_datetime, getaddresses, make_msgid
+from typing import Generic, TypeVar
 
-from briefing.deliver.smtp import END_OF_DATA, DotStuffed, dot_stuff
+from briefing.deliver.transport import END_OF_DATA, DotStuffed, dot_stuff
 
 
-class UriListHeader(UnstructuredHeader):
+class UriListHeader(UnstructuredHeader, BaseHeader):
     """List-Unsubscribe: `<uri>, <uri>` folded between the URIs and never encoded (RFC 2369).
 
     The standard folding would turn a long URI into RFC 2047 encoded words, which mail
@@ -97,7 +98,7 @@ def check_head(head: bytes, address: str) -> None:
     names = message.keys()
     if names != OWN_HEADERS or message.get_payload():
         raise UnsafeMessageError(f"its headers read back as {names}, not {OWN_HEADERS}")
-    addresses = [found for _, found in getaddresses(message.get_all("To"))]
+    addresses = [found for _, found in getaddresses(message.get_all("To", []))]
     if addresses != [address]:
         raise UnsafeMessageError(f"its To header reads back as {addresses}, not [{address!r}]")
 
@@ -120,12 +121,16 @@ class Recipient:
     key: str
 
 
+# A message as a file holds it (bytes) or as SMTP's DATA sends it (DotStuffed).
+LetterData = TypeVar("LetterData", bytes, DotStuffed)
+
+
 @dataclass(frozen=True)
-class Letter:
+class Letter(Generic[LetterData]):
     """One subscriber's message: its Message-ID and its bytes."""
 
     message_id: str
-    data: bytes | DotStuffed
+    data: LetterData
 
 
 class EditionMail:
@@ -185,12 +190,12 @@ class EditionMail:
         message.set_raw("Message-ID", message_id)
         return message
 
-    def letter(self, recipient: Recipient) -> Letter:
+    def letter(self, recipient: Recipient) -> Letter[bytes]:
         """The complete message for one subscriber, as a file or mail client reads it."""
         message_id, head = self._head(recipient)
         return Letter(message_id, self._rest.fill(recipient.token, head=head))
 
-    def smtp_letter(self, recipient: Recipient) -> Letter:
+    def smtp_letter(self, recipient: Recipient) -> Letter[DotStuffed]:
         """The same message as `letter()`, dot-stuffed for SMTP's DATA (`DotStuffed`)."""
         message_id, head = self._head(recipient)
         data = self._stuffed_rest.fill(recipient.token, head=dot_stuff(head), tail=END_OF_DATA)
@@ -205,11 +210,11 @@ class EditionMail:
         return message_id, head
 
 
-def _policy_for(addresses: str) -> policy.EmailPolicy:
+def _policy_for(addresses: str) -> policy.EmailPolicy[EmailMessage]:
     return MAIL_POLICY if addresses.isascii() else UTF8_POLICY
 
 
-def header_bytes(message: EmailMessage, with_policy: policy.EmailPolicy) -> bytes:
+def header_bytes(message: EmailMessage, with_policy: policy.EmailPolicy[EmailMessage]) -> bytes:
     """The message's headers as they go on the wire (what BytesGenerator writes for them)."""
     return b"".join(with_policy.fold_binary(name, value) for name, value in message.raw_items())
 
@@ -232,7 +237,8 @@ def _pdf_part(pdf: bytes, filename: str) -> MIMEPart:
 def mime_bytes(part: MIMEPart) -> bytes:
     """A part written out as MIME with CRLF line ends (ASCII: its body is encoded)."""
     buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=MAIL_POLICY).flatten(part)
+    generator: BytesGenerator[MIMEPart] = BytesGenerator(buffer, policy=MAIL_POLICY)
+    generator.flatten(part)
     return buffer.getvalue()
 
 

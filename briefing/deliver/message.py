@@ -82,28 +82,29 @@ def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMai
     unsubscribe = Unsubscribe(mailbox=mailbox, public_url=settings.public_url)
     placeholder = secrets.token_hex(TOKEN_LENGTH // 2)
     filename = attachment_name(brief.name, brief.edition_date)
+    subject = subject_line(spec.subject, brief, f"briefs.{brief.name}.subject")
+    unsubscribe_mailto = unsubscribe.mailto(placeholder)
+    unsubscribe_url = unsubscribe.web(placeholder)
     context = {
         "brief": brief,
-        "subject": subject_line(spec.subject, brief, f"briefs.{brief.name}.subject"),
+        "subject": subject,
         "headings": {section.category: section.heading for section in brief.sections},
         "attachment": filename,
-        "unsubscribe_mailto": unsubscribe.mailto(placeholder),
-        "unsubscribe_url": unsubscribe.web(placeholder),
+        "unsubscribe_mailto": unsubscribe_mailto,
+        "unsubscribe_url": unsubscribe_url,
         "public_url": settings.public_url,
     }
     environment = template_environment(settings.template_dir)
     text = render_template(environment, TEXT_TEMPLATE, **context)
     html = inline_css(render_template(environment, HTML_TEMPLATE, **context))
     return EditionMail(
-        subject=context["subject"],
+        subject=subject,
         sender=sender,
         list_id=f"{header_text(brief.title)} <{slug(brief.name)}.{sender.domain}>",
         text=text,
         html=html,
         placeholder=placeholder,
-        unsubscribe=[
-            link for link in (context["unsubscribe_mailto"], context["unsubscribe_url"]) if link
-        ],
+        unsubscribe=[link for link in (unsubscribe_mailto, unsubscribe_url) if link],
         pdf=pdf_file.read_bytes(),
         filename=filename,
     )

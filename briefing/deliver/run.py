@@ -36,6 +36,7 @@ from briefing.deliver.smtp import (
     SmtpFatalError,
     describe,
 )
+from briefing.deliver.transport import DotStuffed
 from briefing.errors import BriefingError
 from briefing.store import Store
 from briefing.store import deliveries as ledger
@@ -288,7 +289,7 @@ NO_SMTPUTF8 = (
     "{address}: the server does not offer SMTPUTF8, which a mailbox name beyond ASCII needs; "
     "ask its operator to enable SMTPUTF8, or use the subscriber's ASCII address"
 )
-Prepared = tuple[str, Letter] | Outcome
+Prepared = tuple[str, Letter[DotStuffed]] | Outcome
 
 
 class _Stopped(Exception):
@@ -404,11 +405,9 @@ class _Worker:
 
     def build(self, item: ledger.ClaimedDelivery) -> Prepared:
         """The envelope address and message for one delivery, or why there can be none."""
-        address = item.address
-        if not self.connection.smtputf8:
-            address = ascii_address(item.address)
-            if address is None:
-                return Outcome(FAILED, NO_SMTPUTF8.format(address=item.address))
+        address = item.address if self.connection.smtputf8 else ascii_address(item.address)
+        if address is None:
+            return Outcome(FAILED, NO_SMTPUTF8.format(address=item.address))
         key = f"e{self.run.edition.id}.d{item.id}"
         try:
             return address, self.run.mail.smtp_letter(

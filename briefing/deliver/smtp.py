@@ -1,10 +1,7 @@
-"""One logged-in SMTP connection over yagmail, reused for many messages, and what its errors mean.
+"""One logged-in SMTP connection, reused for many messages, and what its errors mean.
 
-yagmail 0.16's own `send()` reconnects on every call, rewrites bodies and hides failures, so we
-only let it connect and log in (SSL, STARTTLS or plain; password, keyring or Gmail OAuth2) and
-hand prebuilt messages to its `smtplib` connection ourselves. An edition's messages come as
-`DotStuffed` bytes, made transparent for DATA once per edition, so `data()` sends them as they
-are instead of scanning every 135 KB message again for lines that start with ".".
+The session itself (login, and sending an edition's pre-stuffed messages as they are) is the
+mail transport's, in `transport.py`; here are the settings it logs in with and the verdicts.
 """
 
 from __future__ import annotations
@@ -13,16 +10,14 @@ import json
 import logging
 import re
 import smtplib
-import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-import yagmail
-
 from briefing.config import SmtpSettings
+from briefing.deliver import transport
+from briefing.deliver.transport import DotStuffed
 from briefing.errors import BriefingError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,31 +33,6 @@ UTF8_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")
 # An RFC 3463 enhanced status code at the start of a reply; group 1 is its subject
 # (1 addressing, 7 security or policy).
 _ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")
-_LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
-END_OF_DATA = b".\r\n"
-
-
-@dataclass(frozen=True)
-class DotStuffed:
-    """Message data as DATA sends it: CRLF line ends, a "." added to every line that starts
-    with one (RFC 5321 4.5.2; the server takes it off again), and the terminating ".\r\n".
-
-    Built in one piece, so sending copies nothing; its length is the message's (for SIZE).
-    """
-
-    framed: bytes
-
-    def __post_init__(self) -> None:
-        if not self.framed.endswith(b"\r\n.\r\n"):
-            raise ValueError("DotStuffed data must end with CRLF . CRLF")
-
-    def __len__(self) -> int:
-        return len(self.framed) - len(END_OF_DATA)
-
-
-def dot_stuff(data: bytes) -> bytes:
-    """`data` (CRLF line ends) with a "." added to each line that starts with one."""
-    return _LINE_START_DOT.sub(b"..", data)
 
 
 class SmtpFatalError(BriefingError):
@@ -86,56 +56,6 @@ class Outcome:
     response: str
     reconnect: bool = False
     bad_mailbox: bool = False
-
-
-class _ReplyRecording:
-    """Keeps the server's reply to the message data ('250 2.0.0 queued as …') for the ledger,
-    and sends `DotStuffed` data without stuffing it again (what smtplib's `data` does else)."""
-
-    last_data_reply: tuple[int, bytes] | None = None
-    # Called once the body of DotStuffed data is out, before its final "." (see Connection.send).
-    before_end: Callable[[], None] | None = None
-
-    def data(self, msg):
-        if isinstance(msg, DotStuffed):
-            self.last_data_reply = self._data_as_is(msg)
-        else:
-            self.last_data_reply = super().data(msg)
-        return self.last_data_reply
-
-    def _data_as_is(self, msg: DotStuffed) -> tuple[int, bytes]:
-        self.putcmd("data")
-        code, reply = self.getreply()
-        if code != 354:
-            raise smtplib.SMTPDataError(code, reply)
-        if self.before_end is None:
-            self.send(msg.framed)
-            return self.getreply()
-        framed = memoryview(msg.framed)
-        self.send(framed[: -len(END_OF_DATA)])
-        try:
-            self.before_end()
-        except BaseException:
-            self.close()  # mid-DATA: drop the connection, so the server discards the message
-            raise
-        self.send(framed[-len(END_OF_DATA) :])
-        return self.getreply()
-
-
-class _SMTP(_ReplyRecording, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_ReplyRecording, smtplib.SMTP_SSL):
-    pass
-
-
-class _Yagmail(yagmail.SMTP):
-    """yagmail's login, on connection classes that remember the last reply."""
-
-    @property
-    def connection(self):
-        return _SMTP_SSL if self.ssl else _SMTP
 
 
 def describe(smtp: SmtpSettings) -> str:
@@ -190,67 +110,35 @@ def _check_oauth2_file(path: Path) -> None:
         )
 
 
-def _client(smtp: SmtpSettings) -> _Yagmail:
-    context = ssl.create_default_context()
-    options: dict = {"timeout": smtp.timeout}
-    if smtp.security == "ssl":
-        options["context"] = context
-    starttls = {"context": context} if smtp.security == "starttls" else False
-    oauth = smtp.oauth2_file is not None
-    login = smtp.user or smtp.from_address
-    client = _Yagmail(
-        # As {login: alias}: yagmail appends '@gmail.com' to a plain string without '@'.
-        user={login: login},
-        password=None if oauth else password_for(smtp),
-        host=smtp.host,
-        port=smtp.port,
-        smtp_ssl=smtp.security == "ssl",
-        smtp_starttls=True if oauth and smtp.security == "starttls" else starttls,
-        smtp_skip_login=not (smtp.user or oauth),
-        oauth2_file=str(smtp.oauth2_file) if oauth else None,
-        soft_email_validation=False,
-        **options,
-    )
-    client.set_logging(None)
-    return client
-
-
 class Connection:
     """A lazily opened, reusable SMTP session; `send()` classifies what the server answered."""
 
     def __init__(self, smtp: SmtpSettings) -> None:
         self.settings = smtp
-        self._client: _Yagmail | None = None
+        self._session: transport.MailSession | None = None
 
     @property
     def is_open(self) -> bool:
-        return self._client is not None
+        return self._session is not None
 
-    def open(self) -> None:
+    def open(self) -> transport.MailSession:
         """Connect and log in. Raises SmtpFatalError when refused, OSError/SMTPException else."""
         self.close()
-        client = _client(self.settings)
+        password = None if self.settings.oauth2_file is not None else password_for(self.settings)
         try:
-            client.login()
-            client.smtp.ehlo_or_helo_if_needed()  # the server's extensions (SMTPUTF8) known
+            self._session = transport.login(self.settings, password)
         except smtplib.SMTPAuthenticationError as exc:
-            client.close()
             raise SmtpFatalError(
                 f"{describe(self.settings)}: login refused: {exc.smtp_code} {_text(exc.smtp_error)}"
             ) from None
-        except BaseException:
-            client.close()
-            raise
-        # Commands and the final "." go out at once, not held back for the server's ACK.
-        client.smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._client = client
         log.info("connected to %s", describe(self.settings))
+        return self._session
 
     def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        if self._session is not None:
+            session, self._session = self._session, None
             try:
-                client.close()
+                session.quit()
             except (OSError, smtplib.SMTPException):
                 log.debug("closing %s failed", describe(self.settings), exc_info=True)
 
@@ -267,16 +155,15 @@ class Connection:
         `before_end` (DotStuffed only) runs while the server reads the body, before the final
         "." commits it; if it raises, the connection is dropped and the message abandoned.
         """
-        if self._client is None:
-            self.open()
-        connection = self._client.smtp
+        session = self._session or self.open()
         try:
             if isinstance(message, DotStuffed):
                 options = () if (sender + recipient).isascii() else UTF8_OPTIONS
-                connection.before_end = before_end
-                connection.sendmail(sender, [recipient], message, options)
+                code, reply = session.send_stuffed(
+                    sender, recipient, message, options, before_end=before_end
+                )
             else:
-                connection.send_message(message, from_addr=sender, to_addrs=[recipient])
+                code, reply = session.send_email(message, sender, recipient)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             outcome = _recipient_refused(code, reply)
@@ -300,14 +187,11 @@ class Connection:
         except BaseException:
             # Interrupted mid-transaction (or `before_end` failed): the session's state is
             # unknown, so drop it without QUIT, which the server could take as message text.
-            connection.close()
+            session.abort()
             self.close()
             raise
         else:
-            code, reply = connection.last_data_reply or (250, b"")
             outcome = Outcome(SENT, f"{code} {_text(reply)}".strip())
-        finally:
-            connection.before_end = None
         if outcome.reconnect:
             self.close()  # smtplib dropped the socket (421) or it broke: start afresh
         return outcome
@@ -315,7 +199,7 @@ class Connection:
     @property
     def smtputf8(self) -> bool:
         """Whether the open session takes addresses beyond ASCII (RFC 6531)."""
-        return self._client is not None and self._client.smtp.has_extn("smtputf8")
+        return self._session is not None and self._session.supports("smtputf8")
 
 
 def _reply(what: str, code: int, reply: bytes | str) -> str:

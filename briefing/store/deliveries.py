@@ -31,7 +31,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from briefing.store.db import Base, UTCDateTime, insert_ignoring_duplicates, now
+from briefing.store.db import (
+    Base,
+    UTCDateTime,
+    changed_rows,
+    insert_ignoring_duplicates,
+    now,
+)
 from briefing.store.editions import Edition
 from briefing.store.subscribers import (
     ACTIVE,
@@ -137,7 +143,7 @@ def ensure_deliveries(session: Session, edition_id: int, brief: str) -> int:
     ]
     statement = insert_ignoring_duplicates(session, Delivery).from_select(columns, chosen)
     # An INSERT's row count is kept only on request (PostgreSQL would report -1).
-    return session.execute(statement.execution_options(preserve_rowcount=True)).rowcount or 0
+    return changed_rows(session.execute(statement.execution_options(preserve_rowcount=True)))
 
 
 def _still_wanted(edition_id: int):
@@ -180,7 +186,7 @@ def cancel_unwanted(session: Session, edition_id: int) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def requeue_failed(session: Session, edition_id: int) -> int:
@@ -196,7 +202,7 @@ def requeue_failed(session: Session, edition_id: int) -> int:
         .values(status=PENDING, attempts=0, next_attempt_at=None, updated_at=now())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def claimed_workers(session: Session, edition_id: int) -> list[str]:
@@ -225,7 +231,7 @@ def release_claims(
         .where(Delivery.edition_id == edition_id, Delivery.status == SENDING, which)
         .values(status=PENDING, claimed_by=None, claimed_until=None, updated_at=now())
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def _claimable(edition_id: int, moment: datetime):
@@ -288,13 +294,17 @@ def claim_deliveries(
     ]
 
 
+# The ledger as a Table (what Core's UPDATE takes), for the statements built once below.
+_LEDGER = Base.metadata.tables[Delivery.__tablename__]
+
+
 def _row_update(**values):
     """An UPDATE of one ledger row by its id that also counts the attempt and ends the claim.
 
     Built once at import with bound parameters: per message only the parameters change, so
     each call is served from SQLAlchemy's compiled-statement cache.
     """
-    table = Delivery.__table__
+    table = _LEDGER
     return (
         update(table)
         .where(table.c.id == bindparam("row_id"))
@@ -332,8 +342,8 @@ _RECORD_RETRY = _row_update(
 
 
 _RECORD_REQUEUE = (
-    update(Delivery.__table__)
-    .where(Delivery.__table__.c.id == bindparam("row_id"))
+    update(_LEDGER)
+    .where(_LEDGER.c.id == bindparam("row_id"))
     .values(
         status=PENDING,
         claimed_by=None,
@@ -347,7 +357,7 @@ _RECORD_REQUEUE = (
 
 
 def record_sent(
-    session: Session | Connection, delivery_id: int, *, message_id: str, response: str
+    session: Session | Connection, delivery_id: int, *, message_id: str | None, response: str
 ) -> None:
     session.execute(
         _RECORD_SENT,
@@ -401,7 +411,7 @@ def note_untried(session: Session, edition_id: int, *, reason: str) -> int:
         )
         .values(last_error=reason, updated_at=now())
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def fail_pending(session: Session, edition_id: int, *, error: str) -> int:
@@ -411,7 +421,7 @@ def fail_pending(session: Session, edition_id: int, *, error: str) -> int:
         .where(Delivery.edition_id == edition_id, Delivery.status == PENDING)
         .values(status=FAILED, last_error=error, next_attempt_at=None, updated_at=now())
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint, func, select, up
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.errors import NotFoundError
-from briefing.store.db import Base, UTCDateTime, now
+from briefing.store.db import Base, UTCDateTime, changed_rows, now
 
 
 class Edition(Base):
@@ -64,8 +64,8 @@ def edition_number(session: Session, brief: str, edition_id: int | None = None) 
     """The edition's number in its brief's series: 1 for the first; the next one when no id."""
     query = select(func.count()).select_from(Edition).where(Edition.brief == brief)
     if edition_id is not None:
-        return session.scalar(query.where(Edition.id <= edition_id))
-    return session.scalar(query) + 1
+        return session.execute(query.where(Edition.id <= edition_id)).scalar_one()
+    return session.execute(query).scalar_one() + 1
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -125,7 +125,7 @@ def claim_pending_notice(session: Session, edition_id: int, at: datetime) -> boo
         .where(Edition.id == edition_id, Edition.pending_notice_at.is_(None))
         .values(pending_notice_at=at)
     )
-    return claimed.rowcount == 1
+    return changed_rows(claimed) == 1
 
 
 def release_pending_notice(session: Session, edition_id: int) -> None:

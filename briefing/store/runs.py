@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from briefing.store.db import Base, UTCDateTime, insert_ignoring_duplicates
+from briefing.store.db import Base, UTCDateTime, changed_rows, insert_ignoring_duplicates
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -119,7 +119,7 @@ def _mine(run_id: int, attempt: int, owner: Owner) -> tuple[ColumnElement[bool],
 
 def _updated_one(session: Session, statement: Update) -> bool:
     """Whether a guarded update took effect; no row means another process changed it first."""
-    return session.execute(statement).rowcount == 1
+    return changed_rows(session.execute(statement)) == 1
 
 
 def take_over(session: Session, run: ScheduleRun, owner: Owner, now: datetime) -> bool:

@@ -171,9 +171,10 @@ def _editions_containing(
         query = query.where(Edition.brief.in_(list(briefs)))
     wanted = {event.id for event in events}
     containing: dict[str, list[EditionRef]] = {}
-    for *fields, event_ids in session.execute(query):
+    for edition_id, brief, start, end, timezone, event_ids in session.execute(query):
+        edition = EditionRef(edition_id, brief, start, end, timezone)
         for event_id in wanted.intersection(event_ids or ()):
-            containing.setdefault(event_id, []).append(EditionRef(*fields))
+            containing.setdefault(event_id, []).append(edition)
     return containing
 
 

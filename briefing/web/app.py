@@ -57,7 +57,9 @@ def _stylesheet(request: Request) -> Response:
     )
 
 
-async def _error_page(request: Request, exc: HTTPException) -> Response:
+async def _error_page(request: Request, exc: Exception) -> Response:
+    # Starlette types every handler for Exception; this one is registered for HTTPException.
+    assert isinstance(exc, HTTPException)
     site: Site = request.app.state.site
     title = TITLES.get(exc.status_code, "Error")
     text = {

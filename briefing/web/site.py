@@ -151,7 +151,7 @@ class Site:
         try:
             data, issued = self.links.loads(
                 token,
-                max_age=self.settings.web.confirm_within.total_seconds(),
+                max_age=int(self.settings.web.confirm_within.total_seconds()),
                 return_timestamp=True,
             )
         except (BadSignature, SignatureExpired):
