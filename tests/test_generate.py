@@ -85,10 +85,13 @@ def test_plain_output_prints_the_path_only_on_stdout(cli):
 
 def test_figures_change_against_the_previous_window(cli):
     cli("events", "import", DEMO_EVENTS)
-    cli(
-        "events", "add", "--title", "Earlier attack", "--category", "military",
-        "--occurred-at", "2024-10-25T03:00:00+03:00", "--figure", "drones_launched=100",
-    )  # fmt: skip
+    earlier = Path.cwd() / "earlier.json"
+    earlier.write_text(json.dumps([{
+        "title": "Earlier attack", "category": "military",
+        "occurred_at": "2024-10-25T03:00:00+03:00", "figures": {"drones_launched": 100},
+        "figure_notes": {"drones_launched": {"side": "Russia"}},  # the demo's count is Russia's
+    }]))  # fmt: skip
+    cli("events", "import", str(earlier))
     (Path.cwd() / "briefing.toml").write_text('timezone = "Europe/Kyiv"\n')
     made = generate(cli, "--date", "2024-10-26")
     text = pdf_text(made["path"])

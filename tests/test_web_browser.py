@@ -39,6 +39,7 @@ output_dir = "output"
 title = "Situation Brief"
 sections = ["military", "diplomatic"]
 public = true
+send_when_empty = true  # the later, empty edition still goes out
 
 [briefs.desk]
 title = "Desk Notes"

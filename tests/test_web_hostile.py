@@ -174,3 +174,12 @@ def test_a_slow_body_without_length_is_cut_off_at_the_limit(site):
     )
     assert answer.status_code == 413
     assert time.monotonic() - started < 10
+
+
+def test_fonts_are_served_by_plain_name_from_the_template_folders_only(site):
+    client = site[0]
+    font = client.get("/editions/fonts/Inter-Regular.otf")
+    assert font.status_code == 200 and font.content[:4] == b"OTTO"
+    assert "font-src 'self'" in client.get("/").headers["content-security-policy"]
+    for hostile in ("..%2Fbrief.css", "OFL.txt", "..%2F..%2Fpyproject.toml", "x.otf"):
+        assert client.get(f"/editions/fonts/{hostile}").status_code == 404

@@ -8,14 +8,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from briefing.config import Settings
 from briefing.store import Store
 from briefing.web import archive, subscribe
 from briefing.web.security import Guard
-from briefing.web.site import Site
+from briefing.web.site import Site, font_file
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         Route("/unsubscribe", subscribe.unsubscribe_form, name="unsubscribe_form"),
         Route("/unsubscribe", subscribe.unsubscribe, methods=["POST"], name="unsubscribe"),
         Route("/static/web.css", _stylesheet, name="stylesheet"),
+        # The edition page's stylesheet names its fonts relative to the page: fonts/NAME.
+        Route("/editions/fonts/{name}", _font, name="font"),
     ]
     app = Starlette(
         routes=routes,
@@ -55,6 +57,14 @@ def _stylesheet(request: Request) -> Response:
     return Response(
         site.stylesheet, media_type="text/css", headers={"cache-control": "public, max-age=3600"}
     )
+
+
+def _font(request: Request) -> Response:
+    site: Site = request.app.state.site
+    path = font_file(site.settings.template_dir, request.path_params["name"])
+    if path is None:
+        raise HTTPException(404)
+    return FileResponse(path, headers={"cache-control": "public, max-age=86400"})
 
 
 async def _error_page(request: Request, exc: Exception) -> Response:

@@ -27,7 +27,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ALLOWED_METHODS = {"GET", "HEAD", "POST"}
 CSP = (
-    "default-src 'none'; style-src 'self'{styles}; img-src 'self' data:; "
+    "default-src 'none'; style-src 'self'{styles}; img-src 'self' data:; font-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = {

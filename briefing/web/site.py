@@ -172,6 +172,21 @@ def edition_day(edition: Edition | EditionRef) -> date:
     return Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone)).edition_date
 
 
+FONT_NAME = re.compile(r"[A-Za-z0-9_-]+\.(?:otf|ttf|woff2?)")
+
+
+def font_file(template_dir: Path | None, name: str) -> Path | None:
+    """A font the brief's stylesheet names (`fonts/NAME`), from the template folders only:
+    the name is one plain file name, never a path taken from the request."""
+    if not FONT_NAME.fullmatch(name):
+        return None
+    for folder in template_folders(template_dir):
+        path = folder / "fonts" / name
+        if path.is_file():
+            return path
+    return None
+
+
 def _read_stylesheet(template_dir: Path | None) -> bytes:
     """The web stylesheet, from the user's template folder first."""
     for folder in template_folders(template_dir):
