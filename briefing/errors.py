@@ -14,6 +14,17 @@ class BriefingError(Exception):
     exit_code = 1
 
 
+class Stopped(BriefingError):
+    """A command that has already told the user what went wrong ends with this exit status.
+
+    With a message, the CLI prints it as the one `error:` line; without one, nothing more.
+    """
+
+    def __init__(self, exit_code: int = 1, message: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class ConfigError(BriefingError):
     """The configuration file or a BRIEFING_* variable is invalid."""
 

@@ -18,11 +18,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from briefing.archive import write_edition_file
-from briefing.compose import TREND_DAYS, Brief, compose_brief, select_events
+from briefing.brief.compose import TREND_DAYS, Brief, compose_brief, select_events
+from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
 from briefing.config import BriefSpec, Settings
+from briefing.document.render import RenderedPdf, render_html
 from briefing.errors import BriefingError
 from briefing.event import Event
-from briefing.render import RenderedPdf, render_html
 from briefing.review import publishable
 from briefing.store import Store
 from briefing.store.editions import (
@@ -34,7 +35,6 @@ from briefing.store.editions import (
 )
 from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
 from briefing.store.series import series_between
-from briefing.window import DEFAULT_SPAN, Window, resolve_window
 
 log = logging.getLogger(__name__)
 PdfRenderer = Callable[..., RenderedPdf]
@@ -172,7 +172,7 @@ def _render(
         )
         return html.encode(), 0
     if render_pdf is None:
-        from briefing.pdf import render_pdf as render_in_process
+        from briefing.document.pdf import render_pdf as render_in_process
 
         render_pdf = render_in_process
     pdf = render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
@@ -275,7 +275,7 @@ def edition_to_send(
     edition whose window reaches it is current. Without a recent slot any edition is current.
     A dry run never generates one (it changes nothing): it refuses instead.
     """
-    from briefing.slots import parse_schedule
+    from briefing.schedule.slots import parse_schedule
 
     name, spec = settings.brief(brief)
     schedule = parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")

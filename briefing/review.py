@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from briefing.compose import select_events
+from briefing.brief.compose import select_events
 from briefing.config import BriefSpec, Settings
 from briefing.errors import InputError, NotFoundError, validation_problems
 from briefing.event import Event

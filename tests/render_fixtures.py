@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from briefing.compose import Brief, Window, compose_brief
+from briefing.brief.compose import Brief, Window, compose_brief
 from briefing.config import DEFAULT_FIGURES, BriefSpec
 from briefing.event import Event
 

@@ -10,39 +10,37 @@ import pytest
 import briefing
 
 PACKAGE = Path(briefing.__file__).parent
+# Each stage is a folder (or module) of the package; a stage imports only from stages before it.
+# The scheduler's slot arithmetic (briefing.schedule.slots) is pure, and the conductor uses it to
+# find a brief's newest slot; the rest of the scheduler comes after every other step.
 SCHEDULER = {
-    "briefing.schedule",
-    "briefing.runs",
-    "briefing.heartbeat",
-    "briefing.run_outcomes",
-    "briefing.schedule_status",
-    "briefing.leader",
+    f"briefing.schedule.{name}"
+    for name in ("daemon", "runs", "heartbeat", "outcomes", "status", "leader")
 }
-LATER_STEPS = {"briefing.pipeline", "briefing.deliver", *SCHEDULER, "briefing.web"}
+LATER_STEPS = {"briefing.pipeline", "briefing.deliver", *SCHEDULER, "briefing.web", "briefing.cli"}
+DOCUMENT = {"briefing.document", "briefing.archive", *LATER_STEPS}
+EARLY = {"briefing.review", "briefing.brief"}
 FORBIDDEN = {
-    "briefing.event": {"briefing.store", "briefing.compose", "briefing.render", *LATER_STEPS},
-    "briefing.store": {
-        "briefing.ingest", "briefing.compose", "briefing.render", "briefing.archive", *LATER_STEPS
+    "briefing.event": {"briefing.store", "briefing.ingest", *EARLY, *DOCUMENT},
+    "briefing.store": {"briefing.ingest", *EARLY, *DOCUMENT},
+    "briefing.ingest": {*EARLY, *DOCUMENT},
+    "briefing.review": {"briefing.document", "briefing.archive", *LATER_STEPS},
+    "briefing.brief": {
+        "briefing.store", "briefing.ingest", "briefing.review", "sqlalchemy", "weasyprint",
+        "jinja2", *DOCUMENT,
     },
-    "briefing.ingest": {"briefing.compose", "briefing.render", "briefing.archive", *LATER_STEPS},
-    "briefing.window": {"briefing.store", "briefing.compose", "briefing.render", *LATER_STEPS},
-    "briefing.compose": {
-        "briefing.store", "briefing.ingest", "briefing.render", "briefing.archive", "sqlalchemy",
-        "weasyprint", "jinja2", *LATER_STEPS,
+    "briefing.document": {
+        "briefing.store", "briefing.ingest", "briefing.review", "briefing.archive", "sqlalchemy",
+        *LATER_STEPS,
     },
-    "briefing.pdf_worker": {"briefing.store", "sqlalchemy", "weasyprint", *LATER_STEPS},
-    "briefing.pdf": {
-        "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
-    },
-    "briefing.render": {"weasyprint",
-        "briefing.store", "briefing.ingest", "briefing.archive", "sqlalchemy", *LATER_STEPS
-    },
-    "briefing.archive": {"briefing.render", "briefing.compose", "weasyprint", *LATER_STEPS},
-    "briefing.pipeline": {"briefing.deliver", *SCHEDULER, "briefing.web"},
-    "briefing.deliver": {*SCHEDULER, "briefing.web"},
-    "briefing.web": {"sqlalchemy", "weasyprint", "briefing.commands", *SCHEDULER},
+    "briefing.document.render": {"weasyprint"},
+    "briefing.document.pdf_worker": {"weasyprint"},
+    "briefing.archive": {"briefing.document", "briefing.brief", "weasyprint", *LATER_STEPS},
+    "briefing.pipeline": {"briefing.deliver", *SCHEDULER, "briefing.web", "briefing.cli"},
+    "briefing.deliver": {*SCHEDULER, "briefing.web", "briefing.cli"},
+    "briefing.schedule": {"briefing.web", "briefing.cli"},
+    "briefing.web": {"sqlalchemy", "weasyprint", *SCHEDULER, "briefing.cli"},
     "briefing.cli": {"sqlalchemy", "weasyprint", "jinja2"},
-    "briefing.commands": {"sqlalchemy", "weasyprint", "jinja2"},
 }  # fmt: skip
 
 
@@ -81,4 +79,12 @@ def test_imports_flow_one_way(path: Path):
 
 
 def test_the_rule_catches_a_backward_import():
-    assert violations("briefing.compose", {"briefing.store.events"}) == ["briefing.store.events"]
+    assert violations("briefing.brief.compose", {"briefing.store.events"}) == [
+        "briefing.store.events"
+    ]
+
+
+def test_every_rule_names_a_stage_that_exists():
+    stages = {module_name(path) for path in PACKAGE.rglob("*.py")}
+    named = {*FORBIDDEN, *SCHEDULER}
+    assert [name for name in named if name not in stages] == []

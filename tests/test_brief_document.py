@@ -14,7 +14,7 @@ import pikepdf
 import pytest
 from pypdf import PdfReader
 
-from briefing.render import default_template_dir
+from briefing.document.render import default_template_dir
 from tests.conftest import DEMO_EVENTS
 
 CONFIG = """

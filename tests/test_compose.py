@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from briefing.compose import compose_brief
+from briefing.brief.compose import compose_brief
+from briefing.brief.window import Window
 from briefing.config import DEFAULT_FIGURES, BriefSpec, FigureSpec
 from briefing.event import Event
-from briefing.window import Window
 
 KYIV = ZoneInfo("Europe/Kyiv")
 DAY = Window(datetime(2024, 10, 26, tzinfo=KYIV), datetime(2024, 10, 27, tzinfo=KYIV), KYIV)

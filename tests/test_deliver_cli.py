@@ -244,5 +244,5 @@ def test_delivery_neither_decides_nor_makes_the_edition_it_sends():
 
     for path in Path(briefing.deliver.__file__).parent.glob("*.py"):
         imported = imports_of(path)
-        assert "briefing.slots" not in imported, path
+        assert "briefing.schedule.slots" not in imported, path
         assert "briefing.pipeline.generate_edition" not in imported, path

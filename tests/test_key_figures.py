@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from briefing.compose import compose_brief
+from briefing.brief.compose import compose_brief
+from briefing.brief.window import Window
 from briefing.config import DEFAULT_FIGURES, BriefSpec
 from briefing.event import Event
-from briefing.window import Window
 
 KYIV = ZoneInfo("Europe/Kyiv")
 DAY = Window(datetime(2024, 10, 26, tzinfo=KYIV), datetime(2024, 10, 27, tzinfo=KYIV), KYIV)
@@ -87,7 +87,7 @@ def test_money_in_two_currencies_is_two_figures():
 
 
 def test_an_events_figure_line_does_not_borrow_another_events_side():
-    from briefing.render import render_html
+    from briefing.document.render import render_html
 
     brief = compose_brief(
         "daily",

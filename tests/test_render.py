@@ -19,10 +19,10 @@ import pikepdf
 import pytest
 from pypdf import PdfReader
 
-from briefing import render
-from briefing.compose import Window
+from briefing.brief.compose import Window
+from briefing.document import render
+from briefing.document.pdf import RenderedPdf, TemplateFolderFetcher, render_pdf
 from briefing.errors import ConfigError
-from briefing.pdf import RenderedPdf, TemplateFolderFetcher, render_pdf
 from tests.render_fixtures import (
     GENERATED_AT,
     SPEC,

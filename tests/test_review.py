@@ -15,7 +15,7 @@ import time_machine
 from pypdf import PdfReader
 
 from briefing.config import load_settings
-from briefing.runs import Runner
+from briefing.schedule.runs import Runner
 from briefing.store import Store
 from briefing.store.runs import Owner
 from tests.conftest import DEMO_EVENTS

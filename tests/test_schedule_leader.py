@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from briefing.leader import AdvisoryLock, FileLock, scheduler_lock
+from briefing.schedule.leader import AdvisoryLock, FileLock, scheduler_lock
 from tests.conftest import POSTGRES_URL
 from tests.schedule_fixtures import ROOT, briefing, write_config
 
 HOLD = """
 import sys, time
-from briefing.leader import scheduler_lock
+from briefing.schedule.leader import scheduler_lock
 lock = scheduler_lock(sys.argv[1])
 assert lock.acquire()
 print("held", flush=True)

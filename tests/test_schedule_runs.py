@@ -16,7 +16,7 @@ import pytest
 import time_machine
 
 from briefing.config import Settings
-from briefing.runs import Runner
+from briefing.schedule.runs import Runner
 from briefing.store import Store
 from briefing.store.runs import Owner, add_run
 from briefing.store.subscribers import save_subscriber

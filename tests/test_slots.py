@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from briefing.errors import ConfigError
-from briefing.slots import DuePlan, in_catch_up, parse_schedule, plan_slots
+from briefing.schedule.slots import DuePlan, in_catch_up, parse_schedule, plan_slots
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NEW_YORK = ZoneInfo("America/New_York")

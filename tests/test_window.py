@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from briefing.brief.window import resolve_window
 from briefing.errors import InputError
-from briefing.window import resolve_window
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NOW = datetime(2024, 10, 27, 5, tzinfo=UTC)

@@ -16,11 +16,11 @@ from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import quote
 
-from briefing.compose import Brief
+from briefing.brief.compose import Brief
 from briefing.config import Settings
 from briefing.deliver.mail import EditionMail, header_text
+from briefing.document.render import render_template, template_environment
 from briefing.errors import ConfigError
-from briefing.render import render_template, template_environment
 from briefing.store.subscribers import TOKEN_LENGTH
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from briefing.config import Settings
 from briefing.deliver.mail import MAIL_POLICY, EditionMail, Recipient, header_text
+from briefing.deliver.mailing import DeliveryCounts, Mailing, MailingProgress
 from briefing.deliver.message import prepare_mail, sender_address, slug
-from briefing.deliver.run import DeliveryCounts, Progress, SendRun
 from briefing.deliver.smtp import Connection, check_login_settings, describe
 from briefing.errors import BriefingError
 from briefing.process import is_alive
@@ -44,7 +44,7 @@ def send_edition(
     edition_id: int,
     *,
     dry_run: bool = False,
-    progress: Progress | None = None,
+    progress: MailingProgress | None = None,
     stop: threading.Event | None = None,
 ) -> DeliveryCounts:
     """Send the edition to every active subscriber of its brief who has not received it yet.
@@ -93,7 +93,7 @@ def send_edition(
         cancelled,
         retried,
     )
-    run = SendRun(settings.smtp, store, edition, mail, progress, stop or threading.Event())
+    run = Mailing(settings.smtp, store, edition, mail, progress, stop or threading.Event())
     run.start()
     return run.finish()
 

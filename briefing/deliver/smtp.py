@@ -39,7 +39,7 @@ class SmtpFatalError(BriefingError):
     """The server refuses us, not a recipient (login, sender or relaying refused): stop sending."""
 
 
-# What became of one message (Outcome.status):
+# What became of one message (SendOutcome.status):
 SENT = "sent"  # accepted by the server
 BOUNCED = "bounced"  # that mailbox is refused for good (or refused while others were accepted)
 RETRY = "retry"  # a temporary refusal for this recipient (4xx): tried again later
@@ -49,7 +49,7 @@ REQUEUE = "requeue"  # the session failed (421, dropped): no answer about the re
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SendOutcome:
     """What became of one message (a status above) and the server's reply that says so."""
 
     status: str
@@ -149,7 +149,7 @@ class Connection:
         recipient: str,
         *,
         before_end: Callable[[], None] | None = None,
-    ) -> Outcome:
+    ) -> SendOutcome:
         """Hand one message over; the outcome says whether the server accepted it.
 
         `before_end` (DotStuffed only) runs while the server reads the body, before the final
@@ -175,15 +175,15 @@ class Connection:
                 ) from None
             # Said of the session, not of this recipient: try again on a fresh one.
             what = _reply("sender deferred", exc.smtp_code, exc.smtp_error)
-            outcome = Outcome(REQUEUE, what, reconnect=True)
+            outcome = SendOutcome(REQUEUE, what, reconnect=True)
         except smtplib.SMTPDataError as exc:
             outcome = _answer(exc.smtp_code, exc.smtp_error, "message refused", REFUSED)
         except smtplib.SMTPNotSupportedError as exc:
-            outcome = Outcome(FAILED, f"not supported by the server: {exc}")
+            outcome = SendOutcome(FAILED, f"not supported by the server: {exc}")
         except smtplib.SMTPResponseException as exc:
             outcome = _answer(exc.smtp_code, exc.smtp_error, "server answered", REFUSED)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            outcome = Outcome(REQUEUE, f"connection lost: {exc or type(exc).__name__}", True)
+            outcome = SendOutcome(REQUEUE, f"connection lost: {exc or type(exc).__name__}", True)
         except BaseException:
             # Interrupted mid-transaction (or `before_end` failed): the session's state is
             # unknown, so drop it without QUIT, which the server could take as message text.
@@ -191,7 +191,7 @@ class Connection:
             self.close()
             raise
         else:
-            outcome = Outcome(SENT, f"{code} {_text(reply)}".strip())
+            outcome = SendOutcome(SENT, f"{code} {_text(reply)}".strip())
         if outcome.reconnect:
             self.close()  # smtplib dropped the socket (421) or it broke: start afresh
         return outcome
@@ -206,16 +206,16 @@ def _reply(what: str, code: int, reply: bytes | str) -> str:
     return f"{what}: {code} {_text(reply)}"
 
 
-def _answer(code: int, reply: bytes | str, what: str, permanent: str) -> Outcome:
+def _answer(code: int, reply: bytes | str, what: str, permanent: str) -> SendOutcome:
     """421 ends the session (no verdict on the recipient); 5xx is `permanent`; else retry."""
     if code == 421:
-        return Outcome(REQUEUE, _reply(what, code, reply), reconnect=True)
+        return SendOutcome(REQUEUE, _reply(what, code, reply), reconnect=True)
     if code == 530:
         raise SmtpFatalError(f"the server requires a login: {_reply(what, code, reply)}")
-    return Outcome(permanent if 500 <= code < 600 else RETRY, _reply(what, code, reply))
+    return SendOutcome(permanent if 500 <= code < 600 else RETRY, _reply(what, code, reply))
 
 
-def _recipient_refused(code: int, reply: bytes | str) -> Outcome:
+def _recipient_refused(code: int, reply: bytes | str) -> SendOutcome:
     """A mailbox rejection (5.1.x, or 550/551/553 without an enhanced code) bounces; another
     5xx (5.7.x policy, 554 relay denied) is `refused`: the run tells one from many."""
     outcome = _answer(code, reply, "recipient refused", REFUSED)
@@ -223,7 +223,7 @@ def _recipient_refused(code: int, reply: bytes | str) -> Outcome:
         return outcome
     enhanced = _ENHANCED.match(_text(reply))
     if (enhanced.group(1) == "1") if enhanced else code in MAILBOX_CODES:
-        return Outcome(BOUNCED, outcome.response, bad_mailbox=True)
+        return SendOutcome(BOUNCED, outcome.response, bad_mailbox=True)
     return outcome
 
 

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 POLL_SLACK = timedelta(seconds=30)
 
-Progress = Callable[[int, int, str], None]
+PollProgress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -146,7 +146,7 @@ def ingest_feed(
     address: str,
     *,
     source: str | None = None,
-    progress: Progress | None = None,
+    progress: PollProgress | None = None,
 ) -> FeedReport:
     """Ingest the newest entries of one feed (URL or file) not seen before, within the limits.
 
@@ -234,7 +234,7 @@ def poll_feeds(
     names: list[str] | None = None,
     *,
     force: bool = False,
-    progress: Progress | None = None,
+    progress: PollProgress | None = None,
 ) -> FeedReport:
     """Poll the configured `[feeds.NAME]` (all, or those named) whose interval has passed.
 

@@ -16,15 +16,15 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from briefing.brief.window import Window
 from briefing.config import Settings
+from briefing.document.render import render_template, template_environment, template_folders
 from briefing.errors import ConfigError
-from briefing.render import render_template, template_environment, template_folders
 from briefing.store import Store
 from briefing.store.editions import Edition
 from briefing.store.search import EditionRef
 from briefing.web.limits import RateLimit
 from briefing.web.security import CSRF_FIELD, CsrfTokens, content_security_policy
-from briefing.window import Window
 
 log = logging.getLogger(__name__)
 

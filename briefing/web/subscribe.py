@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 from briefing.deliver import send_notice
 from briefing.deliver.roster import clean_name, normalise_address
+from briefing.document.render import render_template
 from briefing.errors import BriefingError
-from briefing.render import render_template
 from briefing.store.subscribers import (
     confirm_subscription,
     find_by_token,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json
+from briefing.cli.app import App, echo, json_option, pass_app, print_json
 
 
 @click.command()
@@ -92,7 +92,7 @@ def _pdf_renderer(fmt: str):
     if fmt != "pdf":
         yield None
         return
-    from briefing.pdf_worker import PdfWorker
+    from briefing.document.pdf_worker import PdfWorker
 
     with PdfWorker() as worker:
         yield worker.render_pdf

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json, printable
+from briefing.cli.app import App, echo, json_option, pass_app, print_json, printable
 from briefing.errors import InputError
 
 

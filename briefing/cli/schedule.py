@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json
+from briefing.cli.app import App, echo, json_option, pass_app, print_json
+from briefing.errors import Stopped
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -82,12 +83,12 @@ def run(app: App, log_format: str, standby: bool) -> None:
     Each brief is made at its `schedule` (cron, in its time zone) and mailed to its
     subscribers; a slot missed while no scheduler ran is caught up within `catch_up`.
     """
-    from briefing.schedule import run_scheduler
+    from briefing.schedule.daemon import run_scheduler
 
     configure_logging(log_format, app.quiet)
     code = run_scheduler(app.settings, lambda: app.store, standby=standby)
     if code:
-        sys.exit(code)
+        raise Stopped(code)
 
 
 @schedule.command()
@@ -102,7 +103,7 @@ def run(app: App, log_format: str, standby: bool) -> None:
 @pass_app
 def status(app: App, runs: int, as_json: bool) -> None:
     """Each brief's next run in its time zone and its last runs."""
-    from briefing.schedule_status import schedule_status
+    from briefing.schedule.status import schedule_status
 
     report = schedule_status(app.settings, app.store, runs)
     if as_json:

@@ -15,14 +15,14 @@ from typing import Any
 from briefing.config import Settings
 from briefing.deliver import send_notice
 from briefing.errors import BriefingError
-from briefing.slots import Schedule
+from briefing.schedule.slots import Schedule
 from briefing.store.runs import SKIPPED, SUCCEEDED
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Outcome:
+class RunOutcome:
     """How one attempt at a slot ended."""
 
     brief: str
@@ -45,7 +45,7 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def report_outcome(settings: Settings, schedule: Schedule, outcome: Outcome, host: str) -> None:
+def report_outcome(settings: Settings, schedule: Schedule, outcome: RunOutcome, host: str) -> None:
     """Log how the attempt ended; mail the admins about a failure that asks for it."""
     fields = {
         "event": "run_finished",
@@ -75,7 +75,7 @@ def report_outcome(settings: Settings, schedule: Schedule, outcome: Outcome, hos
 
 
 def _notify_admins(
-    settings: Settings, schedule: Schedule, outcome: Outcome, retry: str, host: str
+    settings: Settings, schedule: Schedule, outcome: RunOutcome, retry: str, host: str
 ) -> None:
     subject = f"briefing: scheduled {outcome.brief} brief failed"
     text = (

@@ -11,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from briefing.config import Settings
-from briefing.leader import scheduler_lock
-from briefing.slots import brief_schedule
+from briefing.schedule.leader import scheduler_lock
+from briefing.schedule.slots import brief_schedule
 from briefing.store import Store
 from briefing.store.db import now as utc_now
 from briefing.store.runs import ScheduleRun, recent_runs

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json, print_table
+from briefing.cli.app import App, echo, json_option, pass_app, print_json, print_table
+from briefing.errors import Stopped
 
 
 @click.group()
@@ -125,7 +126,9 @@ def verify(app: App, brief: str | None, as_json: bool) -> None:
             f"{len(unowned)} files no edition records"
         )
     if problems or unowned:
-        raise SystemExit(1)
+        raise Stopped(
+            1, f"{len(problems)} editions failed the check, {len(unowned)} files unrecorded"
+        )
 
 
 @archive.command("search")

@@ -32,7 +32,7 @@ from briefing.deliver.smtp import (
     RETRY,
     SENT,
     Connection,
-    Outcome,
+    SendOutcome,
     SmtpFatalError,
     describe,
 )
@@ -74,7 +74,7 @@ class DeliveryCounts:
         return {key: value for key, value in asdict(self).items() if key != "skipped"}
 
 
-Progress = Callable[[DeliveryCounts], None]
+MailingProgress = Callable[[DeliveryCounts], None]
 
 
 def worker_name() -> str:
@@ -106,7 +106,7 @@ def _batch_size(rate: float, claim_timeout: timedelta) -> int:
     return max(1, min(CLAIM_BATCH, int(rate * claim_timeout.total_seconds() / 4)))
 
 
-class SendRun:
+class Mailing:
     """What all connections of one call share: the ledger, counts, and why sending stopped."""
 
     def __init__(
@@ -115,7 +115,7 @@ class SendRun:
         store: Store,
         edition: Edition,
         mail: EditionMail,
-        progress: Progress | None,
+        progress: MailingProgress | None,
         stop: threading.Event,
     ) -> None:
         self.smtp = smtp
@@ -207,7 +207,7 @@ class SendRun:
         return None if when is None else (when - now()).total_seconds()
 
     def record(
-        self, item: ledger.ClaimedDelivery, message_id: str | None, outcome: Outcome
+        self, item: ledger.ClaimedDelivery, message_id: str | None, outcome: SendOutcome
     ) -> None:
         """Write what became of one delivery to the ledger, then count it."""
         status = self._judge(outcome)
@@ -243,7 +243,7 @@ class SendRun:
         log.info("delivery %s to %s: %s (%s)", item.id, item.address, status, outcome.response)
         self._count(status, final)
 
-    def _judge(self, outcome: Outcome) -> str:
+    def _judge(self, outcome: SendOutcome) -> str:
         """A 5xx that need not be about the mailbox bounces once the server has taken the
         edition for someone else; before that it is retried, and the same one for recipient
         after recipient stops the run: the server refuses us (relay denied), not them."""
@@ -289,7 +289,7 @@ NO_SMTPUTF8 = (
     "{address}: the server does not offer SMTPUTF8, which a mailbox name beyond ASCII needs; "
     "ask its operator to enable SMTPUTF8, or use the subscriber's ASCII address"
 )
-Prepared = tuple[str, Letter[DotStuffed]] | Outcome
+Prepared = tuple[str, Letter[DotStuffed]] | SendOutcome
 
 
 class _Stopped(Exception):
@@ -299,12 +299,12 @@ class _Stopped(Exception):
 class _Worker:
     """One SMTP connection's loop: claim a batch, send it, record each outcome in time."""
 
-    def __init__(self, run: SendRun) -> None:
+    def __init__(self, run: Mailing) -> None:
         self.run = run
         self.connection = Connection(run.smtp)
         self.sender = run.mail.sender.addr_spec
         # The last outcome not yet in the ledger: written before the next message ends.
-        self.unrecorded: tuple[ledger.ClaimedDelivery, str | None, Outcome] | None = None
+        self.unrecorded: tuple[ledger.ClaimedDelivery, str | None, SendOutcome] | None = None
         self.prefetched: tuple[int, Prepared] | None = None
         self.session_failures = 0
 
@@ -352,7 +352,7 @@ class _Worker:
             self.record_pending()
         self.run.limit.wait(self.run.stop)
         prepared = self.prepared(item)
-        if isinstance(prepared, Outcome):
+        if isinstance(prepared, SendOutcome):
             self.record_pending()
             self.unrecorded = (item, None, prepared)
             return
@@ -374,7 +374,7 @@ class _Worker:
             self.record_pending()
         self.after_session(outcome)
 
-    def after_session(self, outcome: Outcome) -> None:
+    def after_session(self, outcome: SendOutcome) -> None:
         """After a failed session (421, dropped): wait, then go on with a new one; after
         several in a row the server counts as unreachable."""
         if outcome.status != REQUEUE:
@@ -407,14 +407,14 @@ class _Worker:
         """The envelope address and message for one delivery, or why there can be none."""
         address = item.address if self.connection.smtputf8 else ascii_address(item.address)
         if address is None:
-            return Outcome(FAILED, NO_SMTPUTF8.format(address=item.address))
+            return SendOutcome(FAILED, NO_SMTPUTF8.format(address=item.address))
         key = f"e{self.run.edition.id}.d{item.id}"
         try:
             return address, self.run.mail.smtp_letter(
                 Recipient(address, item.name, item.token, key)
             )
         except ValueError as exc:
-            return Outcome(FAILED, f"message not built: {exc}")
+            return SendOutcome(FAILED, f"message not built: {exc}")
 
     def connected(self) -> bool:
         """Open the connection if needed, retrying with backoff while the server is down."""

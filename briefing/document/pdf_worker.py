@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from briefing.errors import BriefingError
 
 if TYPE_CHECKING:
-    from briefing.compose import Brief
-    from briefing.render import RenderedPdf
+    from briefing.brief.compose import Brief
+    from briefing.document.render import RenderedPdf
 
 # Above this many events, sending the brief to the child (pickling every event, about 50 µs
 # each) costs more than the half second of importing WeasyPrint here.
@@ -38,7 +38,7 @@ PARENT_CHECK_SECONDS = 0.5
 
 def _load_renderer(parent: int) -> None:
     _die_with(parent)
-    import briefing.pdf  # noqa: F401  (the slow import this process exists to do early)
+    import briefing.document.pdf  # noqa: F401  (the slow import this process exists to do early)
 
 
 def _die_with(parent: int) -> None:
@@ -65,7 +65,7 @@ def _watch(parent: int) -> None:
 
 
 def _render(brief: Brief, template_dir: Path | None, author: str) -> RenderedPdf:
-    from briefing.pdf import render_pdf
+    from briefing.document.pdf import render_pdf
 
     return render_pdf(brief, template_dir=template_dir, author=author)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, pass_app
+from briefing.cli.app import App, pass_app
 
 
 @click.command()
@@ -28,7 +28,7 @@ def serve(app: App, host: str, port: int, log_format: str, root_path: str) -> No
     """
     import uvicorn
 
-    from briefing.commands.schedule import configure_logging
+    from briefing.cli.schedule import configure_logging
     from briefing.web.app import create_app
 
     configure_logging(log_format, app.quiet)

@@ -1,7 +1,7 @@
 """Turn a composed brief into a PDF that can read nothing but its own template files.
 
-Kept apart from `briefing.render` so that what needs only HTML or templates (email) does not
-pay for loading WeasyPrint.
+Kept apart from `briefing.document.render` so that what needs only HTML or templates (email)
+does not pay for loading WeasyPrint.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-# Loaded with WeasyPrint so a pre-started worker (briefing.pdf_worker) has every slow import of
-# a render done before the brief arrives: formatting (Babel) and typography (SmartyPants).
+# Loaded with WeasyPrint so a pre-started worker (briefing.document.pdf_worker) has every slow
+# import of a render done before the brief arrives: formatting (Babel) and typography.
 import babel.dates
 import babel.numbers  # noqa: F401
 import smartypants  # noqa: F401
@@ -24,8 +24,8 @@ from pydantic import TypeAdapter
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from briefing.compose import Brief
-from briefing.render import (
+from briefing.brief.compose import Brief
+from briefing.document.render import (
     RenderedPdf,
     document_title,
     render_html,

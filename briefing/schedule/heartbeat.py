@@ -17,7 +17,7 @@ from collections.abc import Container
 from datetime import datetime, timedelta
 
 from briefing.process import is_alive
-from briefing.run_outcomes import one_line
+from briefing.schedule.outcomes import one_line
 from briefing.store import Store
 from briefing.store.db import now as utc_now
 from briefing.store.runs import Owner, ScheduleRun, beat

@@ -9,21 +9,21 @@ import sys
 import click
 
 from briefing import __version__
-from briefing.commands import App, echo
+from briefing.cli.app import App, echo
 from briefing.errors import BriefingError
 
 COMMANDS = {
-    "archive": "briefing.commands.archive:archive",
-    "db": "briefing.commands.db:db",
-    "deliveries": "briefing.commands.deliveries:deliveries",
-    "events": "briefing.commands.events:events",
-    "generate": "briefing.commands.generate:generate",
-    "ingest": "briefing.commands.ingest:ingest",
-    "schedule": "briefing.commands.schedule:schedule",
-    "send": "briefing.commands.send:send",
-    "series": "briefing.commands.series:series",
-    "serve": "briefing.commands.serve:serve",
-    "subscribers": "briefing.commands.subscribers:subscribers",
+    "archive": "briefing.cli.archive:archive",
+    "db": "briefing.cli.db:db",
+    "deliveries": "briefing.cli.deliveries:deliveries",
+    "events": "briefing.cli.events:events",
+    "generate": "briefing.cli.generate:generate",
+    "ingest": "briefing.cli.ingest:ingest",
+    "schedule": "briefing.cli.schedule:schedule",
+    "send": "briefing.cli.send:send",
+    "series": "briefing.cli.series:series",
+    "serve": "briefing.cli.serve:serve",
+    "subscribers": "briefing.cli.subscribers:subscribers",
 }
 
 
@@ -31,20 +31,20 @@ class LazyGroup(click.Group):
     """Imports a subcommand only when it runs, so `briefing generate` pays for nothing else."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return self._load(name) if name in COMMANDS else None
+        return load_command(name) if name in COMMANDS else None
 
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        module, _, attribute = COMMANDS[name].partition(":")
-        try:
-            return getattr(importlib.import_module(module), attribute)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                return None
-            raise
+
+def load_command(name: str) -> click.Command:
+    """The command registered as `name`; a wrong path is an ImportError, never a hidden command
+    (tests/test_cli_commands.py loads every entry)."""
+    module, _, attribute = COMMANDS[name].partition(":")
+    command = getattr(importlib.import_module(module), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{COMMANDS[name]} is not a click command")
+    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,7 +81,8 @@ def main(args: list[str] | None = None) -> None:
         echo("Aborted.", err=True)
         sys.exit(130)
     except BriefingError as exc:
-        echo(f"error: {exc}", err=True)
+        if str(exc):
+            echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json, print_table
+from briefing.cli.app import App, echo, json_option, pass_app, print_json, print_table
 from briefing.ingest.files import FORMATS, read_event_chunks
 
 REVIEW_STATES = ("pending", "approved", "rejected")
@@ -120,7 +120,7 @@ def list_(
     """List stored events and their review state, oldest first."""
     from zoneinfo import ZoneInfo
 
-    from briefing.window import parse_span
+    from briefing.brief.window import parse_span
 
     zone = ZoneInfo(app.settings.timezone)
     start, end = parse_span(since, until, zone)
@@ -191,8 +191,8 @@ def review(ctx: click.Context, since: str | None, until: str | None, as_json: bo
         return
     from zoneinfo import ZoneInfo
 
+    from briefing.brief.window import parse_span
     from briefing.review import auto_briefs, pending_events
-    from briefing.window import parse_span
 
     app = ctx.find_object(App)
     zone = ZoneInfo(app.settings.timezone)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from contextlib import contextmanager
 
 import click
 
-from briefing.commands import App, json_option, pass_app, print_json
+from briefing.cli.app import App, json_option, pass_app, print_json
+from briefing.errors import Stopped
 
 
 @click.command()
@@ -64,7 +64,7 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
             f"{counts.cancelled} cancelled, {counts.remaining} remaining"
         )
     if stop.is_set():
-        sys.exit(130)
+        raise Stopped(130, "interrupted; run send again to finish")
     if counts.failed:
         with app.store.session() as session:
             failed = list_deliveries(session, edition_id=edition.id, status="failed", limit=1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json
+from briefing.cli.app import App, echo, json_option, pass_app, print_json
 from briefing.errors import InputError
 
 

@@ -21,9 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from briefing.config import Settings
 from briefing.errors import BriefingError
-from briefing.leader import SchedulerLock, scheduler_lock, wait_for_leadership
-from briefing.runs import Runner
-from briefing.slots import brief_schedule
+from briefing.schedule.leader import SchedulerLock, scheduler_lock, wait_for_leadership
+from briefing.schedule.runs import Runner
+from briefing.schedule.slots import brief_schedule
 from briefing.store import Store
 
 log = logging.getLogger(__name__)

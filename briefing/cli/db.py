@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, pass_app
+from briefing.cli.app import App, pass_app
 
 
 @click.group()

@@ -1,4 +1,4 @@
-"""Turn a composed brief into HTML (`briefing.pdf` makes the PDF from it).
+"""Turn a composed brief into HTML (`briefing.document.pdf` makes the PDF from it).
 
 Templates come from the user's folder first, then the defaults, so one file can be
 overridden or a default extended (`{% extends "default:brief.html" %}`). Event text is
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from briefing.compose import Brief, Window
+from briefing.brief.compose import Brief, Window
 from briefing.errors import ConfigError
 
 MAIN_TEMPLATE = "brief.html"
@@ -35,10 +35,11 @@ _NBSP = "\u00a0"
 
 def default_template_dir() -> Path:
     """The shipped templates: inside the installed package, else the source checkout's."""
-    installed = Path(__file__).parent / "templates"
+    package = Path(__file__).parents[1]
+    installed = package / "templates"
     if installed.is_dir():
         return installed
-    return Path(__file__).parent.parent / "templates"
+    return package.parent / "templates"
 
 
 def template_folders(template_dir: Path | None = None) -> list[Path]:
@@ -393,7 +394,7 @@ def render_html(
         author=author,
         for_screen=for_screen,
         document_title=document_title(brief),
-        figure_specs={f.name: replace(f, label=f.name_label) for f in brief.figures},
+        figures_by_name={f.name: replace(f, label=f.name_label) for f in brief.figures},
         headings={section.category: section.heading for section in brief.sections},
         span=format_span(brief.window.end - brief.window.start),
         created=w3c_time(brief.generated_at),

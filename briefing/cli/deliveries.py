@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from briefing.commands import App, echo, json_option, pass_app, print_json
+from briefing.cli.app import App, echo, json_option, pass_app, print_json
 
 
 @click.group()

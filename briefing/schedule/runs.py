@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from briefing.config import Settings
 from briefing.deliver import send_edition, send_notice
 from briefing.errors import BriefingError
-from briefing.heartbeat import Heartbeat, current_owner, is_orphaned
 from briefing.ingest.feeds import poll_feeds
 from briefing.pipeline import generate_edition
-from briefing.run_outcomes import Outcome, one_line, report_outcome
-from briefing.slots import DuePlan, brief_schedule, in_catch_up, plan_slots
+from briefing.schedule.heartbeat import Heartbeat, current_owner, is_orphaned
+from briefing.schedule.outcomes import RunOutcome, one_line, report_outcome
+from briefing.schedule.slots import DuePlan, brief_schedule, in_catch_up, plan_slots
 from briefing.store import Store
 from briefing.store.db import now as utc_now
 from briefing.store.editions import Edition, claim_pending_notice, release_pending_notice
@@ -94,11 +94,13 @@ class Runner:
         self._idle = threading.Condition()
         threading.Thread(target=self._relay_stop, name="stop-relay", daemon=True).start()
 
-    def sweep(self, now: datetime | None = None) -> list[Outcome]:
+    def sweep(self, now: datetime | None = None) -> list[RunOutcome]:
         """Every brief: reap dead runs, retry failed ones, catch up a missed slot."""
         return [outcome for name in self.schedules for outcome in self.run_due(name, now)]
 
-    def run_due(self, brief: str, now: datetime | None = None, wait: bool = False) -> list[Outcome]:
+    def run_due(
+        self, brief: str, now: datetime | None = None, wait: bool = False
+    ) -> list[RunOutcome]:
         """Do what is due for one brief at `now` (default: the time it gets its turn).
 
         One thread of a process works on a brief at a time: with `wait` (a slot's own wake-up)
@@ -122,7 +124,7 @@ class Runner:
         with self._idle:
             return self._idle.wait_for(lambda: not self._active, timeout)
 
-    def _run_due(self, brief: str, now: datetime) -> list[Outcome]:
+    def _run_due(self, brief: str, now: datetime) -> list[RunOutcome]:
         _, spec = self.settings.brief(brief)
         self._reap(brief, now, spec.catch_up)
         with self.store.session() as session:
@@ -222,7 +224,7 @@ class Runner:
 
     def _attempt(
         self, brief: str, slot: datetime, run: ScheduleRun | None = None
-    ) -> Outcome | None:
+    ) -> RunOutcome | None:
         claim = self._claim(brief, slot, run)
         if claim is None:
             return None
@@ -263,8 +265,10 @@ class Runner:
             for stop in self._active.values():
                 stop.set()
 
-    def _execute(self, brief: str, slot: datetime, attempt: int, stop: threading.Event) -> Outcome:
-        outcome = Outcome(brief, slot, RUNNING, attempt)
+    def _execute(
+        self, brief: str, slot: datetime, attempt: int, stop: threading.Event
+    ) -> RunOutcome:
+        outcome = RunOutcome(brief, slot, RUNNING, attempt)
         try:
             self._poll_feeds(outcome)
             edition = generate_edition(self.settings, self.store, brief, slot=slot)
@@ -289,7 +293,7 @@ class Runner:
         return outcome
 
     def _tell_admins_of_pending(
-        self, brief: str, slot: datetime, edition: Edition, outcome: Outcome
+        self, brief: str, slot: datetime, edition: Edition, outcome: RunOutcome
     ) -> None:
         """Once per slot, mail the admins what of the window still waits for review.
 
@@ -317,7 +321,7 @@ class Runner:
                 extra={"event": "notice_failed", "brief": brief},
             )
 
-    def _poll_feeds(self, outcome: Outcome) -> None:
+    def _poll_feeds(self, outcome: RunOutcome) -> None:
         """Fresh news first; a feed that fails is logged, and the brief is made regardless."""
         if not self.settings.feeds:
             return
@@ -337,13 +341,13 @@ class Runner:
         if errors:
             outcome.counts["feed_errors"] = len(errors)
 
-    def _interrupted(self, outcome: Outcome, when: str) -> Outcome:
+    def _interrupted(self, outcome: RunOutcome, when: str) -> RunOutcome:
         outcome.status = FAILED
         outcome.error = f"interrupted by shutdown {when}; will be resumed"
         outcome.retry_at = utc_now()
         return outcome
 
-    def _failed(self, outcome: Outcome, exc: Exception) -> Outcome:
+    def _failed(self, outcome: RunOutcome, exc: Exception) -> RunOutcome:
         outcome.status = FAILED
         outcome.error = one_line(exc)
         outcome.notify = True
@@ -355,7 +359,7 @@ class Runner:
             outcome.retry_at = retry_at
         return outcome
 
-    def _record(self, run_id: int, outcome: Outcome) -> None:
+    def _record(self, run_id: int, outcome: RunOutcome) -> None:
         with self.store.session() as session:
             finish(
                 session,

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from briefing.brief.window import Window
 from briefing.config import BriefSpec, FigureSpec
 from briefing.event import Event
-from briefing.window import Window
 
 SECTION_HEADINGS = {
     "military": "Military",

@@ -1,0 +1,1 @@
+"""The document: a brief rendered to HTML and PDF."""

@@ -1,0 +1,1 @@
+"""The scheduler: slots, runs, one leader per database, the daemon."""
