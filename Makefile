@@ -28,6 +28,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy briefing
 
 test: lint
 	$(BIN)/python -m pip check
