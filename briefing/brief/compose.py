@@ -252,7 +252,7 @@ def _figure_row(
         unit=unit or (spec.unit if spec else ""),
         value=value,
         previous=None if previous is None else previous.get(key, 0),
-        qualifier=_total_qualifier([note and note.qualifier for note in notes]),
+        qualifier=_total_qualifier([note.qualifier if note else None for note in notes]),
         side=side,
         upper=notes[0].upper if len(notes) == 1 and notes[0] else None,
         trend=trends.get(key, ()),
@@ -271,7 +271,7 @@ def _agreed(values) -> str | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
-def _total_qualifier(qualifiers: list[str | None]) -> str | None:
+def _total_qualifier(qualifiers: Sequence[str | None]) -> str | None:
     """A total of estimates is an estimate: the shared qualifier, or "approximately" if mixed."""
     if not any(qualifiers):
         return None

@@ -180,21 +180,20 @@ def _reviewer_options(function):
 @click.option("--since", help="Date or ISO time (inclusive).")
 @click.option("--until", help="Date (inclusive) or ISO time (exclusive).")
 @json_option
-@click.pass_context
-def review(ctx: click.Context, since: str | None, until: str | None, as_json: bool) -> None:
+@pass_app
+def review(app: App, since: str | None, until: str | None, as_json: bool) -> None:
     """List ingested events waiting for review, oldest first; or approve, edit, reject them.
 
     Briefs with `review = "required"` publish only approved events; with `review = "auto"`
     (the default) also those whose confidence reaches `auto_approve_above`.
     """
-    if ctx.invoked_subcommand is not None:
+    if click.get_current_context().invoked_subcommand is not None:
         return
     from zoneinfo import ZoneInfo
 
     from briefing.brief.window import parse_span
     from briefing.review import auto_briefs, pending_events
 
-    app = ctx.find_object(App)
     zone = ZoneInfo(app.settings.timezone)
     start, end = parse_span(since, until, zone)
     waiting = pending_events(app.store, start, end)

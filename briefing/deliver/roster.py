@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +90,7 @@ class _CountedLines:
             yield line
 
 
-def _columns(path: Path, found: list[str]) -> list[str]:
+def _columns(path: Path, found: Sequence[str]) -> list[str]:
     """The header, checked: an email column, no unknown or repeated column."""
     columns = [column.strip().lower() for column in found]
     if "email" not in columns:

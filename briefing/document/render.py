@@ -197,7 +197,9 @@ def format_time(
     if time_part:
         parts.append(dates.format_skeleton(time_part, value, locale=locale))
     if len(parts) == 2:
-        return dates.get_datetime_format("medium", locale=locale).format(parts[1], parts[0])
+        # Babel annotates a DateTimePattern but returns the locale's plain "{1}, {0}" string.
+        combined = str(dates.get_datetime_format("medium", locale=locale))
+        return combined.format(parts[1], parts[0])
     return parts[0]
 
 

@@ -10,12 +10,14 @@ adds nothing.
 
 from __future__ import annotations
 
+import calendar
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -109,7 +111,7 @@ def _entry_time(entry):
 
 def _published(entry) -> datetime:
     parsed = _entry_time(entry)
-    return datetime(*parsed[:6], tzinfo=UTC) if parsed else utc_now()
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else utc_now()
 
 
 def _decoded(body: bytes, charset: str | None) -> str | bytes:
@@ -166,7 +168,7 @@ def ingest_feed(
     source = source or parsed.feed.get("title") or urlsplit(address).hostname or Path(address).name
     newest = _newest_first(parsed.entries)
     report.beyond_limit = max(0, len(newest) - limits.max_entries_per_poll)
-    entries = {}
+    entries: dict[str, Any] = {}
     for entry in newest[: limits.max_entries_per_poll]:
         key = entry.get("id") or entry.get("link")
         if key:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from briefing.event import Qualifier
+
 _UNITS = [
     *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
     *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
@@ -117,7 +119,7 @@ _STOP = {
     *("valued", "costing", "along", "toward", "towards", "via", "throughout", "amid"),
 }
 _NP_LEAD = {"more", "other", "additional", "new", "further", "extra"}
-_QUALIFIERS = [
+_QUALIFIERS: list[tuple[tuple[str, ...], Qualifier]] = [
     (("at", "least"), "at least"),
     (("more", "than"), "more than"),
     (("up", "to"), "up to"),
@@ -301,7 +303,7 @@ class Figure:
 
     name: str
     value: float
-    qualifier: str | None = None
+    qualifier: Qualifier | None = None
     unit: str | None = None
     upper: float | None = None
     side: str | None = None
@@ -358,7 +360,7 @@ class _Count:
     first: int  # token index of the number's first word
     last: int  # token index after the number
     value: float
-    qualifier: str | None = None
+    qualifier: Qualifier | None = None
     noun: str | None = None
     adjective: str | None = None
     act: str | None = None
@@ -488,7 +490,7 @@ def _excluded(
     return first > 1 and words[first - 1] == "." and words[first - 2] == "no"
 
 
-def _qualifier(words: list[str], first: int) -> str | None:
+def _qualifier(words: list[str], first: int) -> Qualifier | None:
     for phrase, qualifier in _QUALIFIERS:
         if tuple(words[max(0, first - len(phrase)) : first]) == phrase:
             return qualifier

@@ -154,8 +154,15 @@ def _opened(path: str) -> Iterator[BinaryIO | TextIO]:
 
 def _lines(name: str, head: bytes | str, handle: BinaryIO | TextIO) -> Iterator[str]:
     """The lines after `head` (already read), with their endings, decoded as UTF-8."""
-    rest = head + handle.readline()
-    lines = chain(io.BytesIO(rest) if isinstance(rest, bytes) else io.StringIO(rest), handle)
+    more = handle.readline()
+    start: Iterator[bytes] | Iterator[str]
+    if isinstance(head, bytes) and isinstance(more, bytes):
+        start = io.BytesIO(head + more)
+    elif isinstance(head, str) and isinstance(more, str):
+        start = io.StringIO(head + more)
+    else:
+        raise TypeError(f"{name}: the stream mixes bytes and text")
+    lines: Iterator[bytes | str] = chain(start, handle)
     for number, line in enumerate(lines, start=1):
         if isinstance(line, bytes):
             try:

@@ -449,9 +449,10 @@ def occurred_at(text: str, published: datetime, has_clock: bool) -> tuple[dateti
         back = (day.weekday() - _WEEKDAYS.index(match["weekday"].lower())) % 7
         day -= timedelta(days=back)
     elif match["day1"] or match["day2"]:
-        day = _calendar_day(match, day)
-        if day is None:
+        stated = _calendar_day(match, day)
+        if stated is None:
             return published, None
+        day = stated
     elif has_clock:
         return published, match.group(0)
     return datetime.combine(day, time(), zone), match.group(0)

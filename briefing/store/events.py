@@ -193,7 +193,7 @@ def import_events(session: Session, chunks: Iterable[Sequence[Event]]) -> Upsert
     added = updated = 0
     for chunk in chunks:
         ids = [event.id for event in chunk]
-        stored = session.scalar(select(func.count()).where(EventRow.id.in_(ids)))
+        stored = session.scalars(select(func.count()).where(EventRow.id.in_(ids))).one()
         stamp = now()
         rows = [{**_columns(event), "created_at": stamp, "updated_at": stamp} for event in chunk]
         session.connection().execute(_upsert(session, list(rows[0])), rows)
@@ -234,7 +234,7 @@ def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
     """The stored events of these ids, asked in batches: a statement's parameters are bounded
     (32,766 on SQLite), and an edition may hold 100,000 events."""
     table = EventRow.__table__
-    events = []
+    events: list[Event] = []
     with _cycle_collector_paused():
         for start in range(0, len(ids), ID_BATCH):
             batch = list(ids[start : start + ID_BATCH])

@@ -135,7 +135,7 @@ def issue_unsubscribe_tokens(
     if tokens:
         moment = now()
         session.execute(
-            UnsubscribeToken.__table__.insert(),
+            Base.metadata.tables[UnsubscribeToken.__tablename__].insert(),
             [
                 {"token_hash": token_hash(token), "subscriber_id": sid, "brief": brief}
                 | {"created_at": moment}
@@ -156,7 +156,8 @@ def find_by_token(session: Session, token: str) -> tuple[Subscriber, str | None]
     digest = token_hash(token)
     row = session.get(UnsubscribeToken, digest)
     if row is not None and hmac.compare_digest(row.token_hash, digest):
-        return session.get(Subscriber, row.subscriber_id), row.brief
+        subscriber = session.get(Subscriber, row.subscriber_id)
+        return None if subscriber is None else (subscriber, row.brief)
     query = select(Subscriber).where(Subscriber.legacy_token_hash == digest)
     legacy = session.scalars(query).first()
     if legacy is not None and hmac.compare_digest(legacy.legacy_token_hash, digest):
@@ -236,8 +237,10 @@ def unsubscribe(
         if found is None:
             raise NotFoundError("no subscriber with that unsubscribe token")
         subscriber, brief = found[0], brief or found[1]
-    else:
+    elif email is not None:
         subscriber = get_subscriber(session, email=email)
+    else:
+        raise ValueError("unsubscribe needs an email address or a token")
     return _stop(session, subscriber, brief)
 
 
