@@ -242,10 +242,7 @@ def _report(app: App, done: str, changed: list, as_json: bool) -> None:
 @pass_app
 def approve(app: App, ids, reviewer: str | None, reason: str | None, as_json: bool) -> None:
     """Let events IDS into briefs."""
-    from briefing.review import decide, reviewer_name
-
-    changed = decide(app.store, list(ids), "approved", by=reviewer_name(reviewer), reason=reason)
-    _report(app, "approved", changed, as_json)
+    _decide(app, ids, "approved", reviewer, reason, as_json)
 
 
 @review.command("reject")
@@ -255,10 +252,16 @@ def approve(app: App, ids, reviewer: str | None, reason: str | None, as_json: bo
 @pass_app
 def reject(app: App, ids, reviewer: str | None, reason: str | None, as_json: bool) -> None:
     """Keep events IDS out of every brief, also when their article is ingested again."""
+    _decide(app, ids, "rejected", reviewer, reason, as_json)
+
+
+def _decide(
+    app: App, ids, state: str, reviewer: str | None, reason: str | None, as_json: bool
+) -> None:
     from briefing.review import decide, reviewer_name
 
-    changed = decide(app.store, list(ids), "rejected", by=reviewer_name(reviewer), reason=reason)
-    _report(app, "rejected", changed, as_json)
+    changed = decide(app.store, list(ids), state, by=reviewer_name(reviewer), reason=reason)
+    _report(app, state, changed, as_json)
 
 
 @review.command("edit")

@@ -219,6 +219,13 @@ def events_between(
     categories: Sequence[str] | None = None,
 ) -> list[Event]:
     """Events with start <= occurred_at < end, oldest first (plain rows: no ORM objects)."""
+    with _cycle_collector_paused():
+        return [_read_event(row) for row in session.execute(_window_query(start, end, categories))]
+
+
+def _window_query(
+    start: datetime | None, end: datetime | None, categories: Sequence[str] | None
+) -> Any:
     query = select(*_READ_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
@@ -226,8 +233,7 @@ def events_between(
         query = query.where(EventRow.occurred_at < end)
     if categories:
         query = query.where(EventRow.category.in_(list(categories)))
-    with _cycle_collector_paused():
-        return [_read_event(row) for row in session.execute(query)]
+    return query
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
@@ -312,13 +318,7 @@ def reviewed_events_between(
     states: Sequence[str] | None = None,
 ) -> list[ReviewedEvent]:
     """Events with start <= occurred_at < end and their reviews, oldest first (plain rows)."""
-    query = select(*_READ_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
-    if start is not None:
-        query = query.where(EventRow.occurred_at >= start)
-    if end is not None:
-        query = query.where(EventRow.occurred_at < end)
-    if categories:
-        query = query.where(EventRow.category.in_(list(categories)))
+    query = _window_query(start, end, categories)
     if states:
         query = query.where(EventRow.review_state.in_(list(states)))
     with _cycle_collector_paused():
