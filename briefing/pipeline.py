@@ -27,7 +27,7 @@ from briefing.edition_brief import brief_for_edition as brief_for_edition
 from briefing.edition_brief import brief_from_content as brief_from_content
 from briefing.edition_brief import edition_file as edition_file
 from briefing.errors import BriefingError, one_line
-from briefing.schedule.slots import brief_schedule, parse_schedule
+from briefing.schedule.slots import brief_schedule
 from briefing.store import Store
 from briefing.store.db import now as utc_now
 from briefing.store.editions import (
@@ -187,9 +187,8 @@ def edition_to_send(
     edition whose window reaches it is current. Without a recent slot any edition is current.
     A dry run never generates one (it changes nothing): it refuses instead.
     """
-    name, spec = settings.brief(brief)
-    schedule = parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")
-    slot = schedule.latest(datetime.now(UTC), timedelta(days=7))
+    name, _ = settings.brief(brief)
+    slot = brief_schedule(settings, name).latest(datetime.now(UTC), timedelta(days=7))
     with store.session() as session:
         edition = latest_edition(session, name, fmt="pdf")
     if edition is None or (slot is not None and edition.window_end < slot):
