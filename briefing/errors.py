@@ -63,3 +63,12 @@ def summarise_problems(shown: list[str], count: int, noun: str) -> str:
         lines.append(f"… and {count - len(shown)} more errors")
     lines.append(f"nothing was imported ({count} bad {noun}{'s' * (count != 1)})")
     return "\n".join(lines)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line for logs and run records; a BriefingError's message says enough."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if isinstance(exc, BriefingError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,40 +1,44 @@
-"""The conductor: stored events → brief → document → archived edition. Only it knows every step."""
+"""The conductor: stored events → brief → document → archived edition → (admins' notice) →
+mail. Only it knows every step and their order; the CLI's `send` and the scheduler's runs both
+publish through `publish`."""
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
-from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from pydantic import TypeAdapter
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from briefing.archive import write_edition_file
-from briefing.brief.compose import TREND_DAYS, Brief, compose_brief, select_events
+from briefing.brief.compose import Brief
 from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
-from briefing.config import BriefSpec, Settings
+from briefing.config import Settings
+from briefing.deliver import DeliveryCounts, send_edition, send_notice
+from briefing.deliver.mailing import MailingProgress
 from briefing.document.render import RenderedPdf, render_html
-from briefing.errors import BriefingError
-from briefing.event import Event
-from briefing.review import publishable
+from briefing.edition_brief import brief_content, compose_window
+from briefing.edition_brief import brief_for_edition as brief_for_edition
+from briefing.edition_brief import brief_from_content as brief_from_content
+from briefing.edition_brief import edition_file as edition_file
+from briefing.errors import BriefingError, one_line
+from briefing.schedule.slots import brief_schedule
 from briefing.store import Store
+from briefing.store.db import now as utc_now
 from briefing.store.editions import (
     Edition,
-    edition_content,
+    claim_pending_notice,
     edition_for_slot,
-    edition_number,
+    get_edition,
     latest_edition,
+    release_pending_notice,
 )
-from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
-from briefing.store.series import series_between
+from briefing.store.events import ReviewedEvent, reviewed_events_by_id
 
 log = logging.getLogger(__name__)
 PdfRenderer = Callable[..., RenderedPdf]
@@ -67,7 +71,7 @@ def generate_edition(
             if slot is not None and (existing := edition_for_slot(session, name, slot)):
                 return existing
             window = _window_for(session, name, spec, zone, since, until, day, slot, now)
-            composed = _compose(session, settings, name, spec, window, now)
+            composed = compose_window(session, settings, name, spec, window, now)
         data, pages = _render(settings, composed, fmt, render_pdf)
         return _archive(settings, store, composed, data, pages, fmt, slot)
 
@@ -111,56 +115,6 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
         .limit(1)
     )
     return session.scalars(query).first()
-
-
-def _compose(
-    session,
-    settings: Settings,
-    name: str,
-    spec: BriefSpec,
-    window: Window,
-    now,
-    events=None,
-    edition_id: int | None = None,
-) -> Brief:
-    pending: Sequence[str] = ()
-    if events is None:
-        events, pending = _reviewed_window(session, spec, window)
-    before = window.previous()
-    has_history = session.scalar(select(exists().where(EventRow.occurred_at < window.start)))
-    previous = _reviewed_window(session, spec, before)[0] if has_history else None
-    trend_start = window.end - timedelta(days=TREND_DAYS)
-    history = (
-        _reviewed_window(session, spec, Window(trend_start, window.start, window.zone))[0]
-        if trend_start < window.start
-        else []
-    )
-    first_day = window.edition_date - timedelta(days=TREND_DAYS - 1)
-    brief = compose_brief(
-        name,
-        spec,
-        events,
-        window=window,
-        generated_at=now,
-        figure_specs=settings.figure_specs,
-        previous_events=previous,
-        history_events=history,
-        series=series_between(session, spec.series, first_day, window.edition_date),
-        edition_number=edition_number(session, name, edition_id),
-    )
-    return replace(brief, pending_review=tuple(pending))
-
-
-def _reviewed_window(session, spec: BriefSpec, window: Window) -> tuple[list[Event], list[str]]:
-    """The window's events the brief may publish, and the ids of those still awaiting review."""
-    found = reviewed_events_between(
-        session, window.start, window.end, spec.sections, states=(APPROVED, PENDING)
-    )
-    admitted: list[Event] = []
-    waiting: list[Event] = []
-    for item in found:
-        (admitted if publishable(item, spec) else waiting).append(item.event)
-    return admitted, [event.id for event in select_events(waiting, spec)]
 
 
 def _render(
@@ -224,48 +178,6 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
     return edition
 
 
-def edition_file(settings: Settings, edition: Edition) -> Path:
-    return settings.output_dir / edition.path
-
-
-@cache
-def _brief_adapter() -> TypeAdapter[Brief]:
-    return TypeAdapter(Brief)
-
-
-def brief_content(brief: Brief) -> dict[str, Any]:
-    """The composed brief as JSON, kept with its edition: every field of compose's dataclasses
-    and of the events, whatever fields they gain, read from their type hints."""
-    return _brief_adapter().dump_python(brief, mode="json")
-
-
-def brief_from_content(content: dict[str, Any]) -> Brief:
-    """The brief an edition was rendered from, back from `brief_content`."""
-    return _brief_adapter().validate_python(content)
-
-
-def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Brief:
-    """The brief exactly as the edition was rendered, as kept with it; so an event edited
-    since changes neither the PDF nor any email of it.
-
-    An edition archived before briefs were kept (content None) is recomposed from the events
-    it lists, as they are now.
-    """
-    with store.session() as session:
-        content = edition_content(session, edition.id)
-    if content is not None:
-        return brief_from_content(content)
-    log.warning("edition %s has no kept brief; recomposing it from its events", edition.id)
-    name, spec = settings.brief(edition.brief)
-    window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
-    with store.session() as session:
-        events = events_by_id(session, edition.event_ids)
-        brief = _compose(
-            session, settings, name, spec, window, edition.created_at, events, edition.id
-        )
-    return replace(brief, pending_review=tuple(edition.pending_event_ids or ()))
-
-
 def edition_to_send(
     settings: Settings, store: Store, brief: str | None = None, *, dry_run: bool = False
 ) -> Edition:
@@ -275,11 +187,8 @@ def edition_to_send(
     edition whose window reaches it is current. Without a recent slot any edition is current.
     A dry run never generates one (it changes nothing): it refuses instead.
     """
-    from briefing.schedule.slots import parse_schedule
-
-    name, spec = settings.brief(brief)
-    schedule = parse_schedule(spec.schedule, settings.brief_zone(spec), f"briefs.{name}.schedule")
-    slot = schedule.latest(datetime.now(UTC), timedelta(days=7))
+    name, _ = settings.brief(brief)
+    slot = brief_schedule(settings, name).latest(datetime.now(UTC), timedelta(days=7))
     with store.session() as session:
         edition = latest_edition(session, name, fmt="pdf")
     if edition is None or (slot is not None and edition.window_end < slot):
@@ -291,3 +200,107 @@ def edition_to_send(
         log.info("no PDF edition of %s for the slot %s; generating one", name, slot)
         edition = generate_edition(settings, store, name, fmt="pdf")
     return edition
+
+
+@dataclass
+class Publication:
+    """What `publish` did: the edition it chose or made, and what went out of it.
+
+    `sent` is None when a stop came before any mail was begun."""
+
+    edition: Edition
+    sent: DeliveryCounts | None
+
+
+Sending = tuple[MailingProgress | None, threading.Event]
+
+
+@contextmanager
+def _unwatched(edition: Edition) -> Iterator[Sending]:
+    yield None, threading.Event()
+
+
+def publish(
+    settings: Settings,
+    store: Store,
+    brief: str | None = None,
+    *,
+    edition_id: int | None = None,
+    slot: datetime | None = None,
+    dry_run: bool = False,
+    watch: Callable[[Edition], AbstractContextManager[Sending]] = _unwatched,
+) -> Publication:
+    """Choose or make the edition, tell the admins what it leaves out, and mail it.
+
+    The edition is the one asked for (`edition_id`), the one of a scheduled `slot` (made
+    once, however often this is called), or else `edition_to_send`'s. Only a scheduled
+    edition tells the admins of events awaiting review. `watch` is entered with the edition
+    before anything is mailed and yields the mailing's progress callback and its stop signal:
+    the caller's way to show, record or stop the work; a stop set before sending mails nothing.
+    """
+    if edition_id is not None:
+        with store.session() as session:
+            edition = get_edition(session, edition_id)
+    elif slot is not None:
+        edition = generate_edition(settings, store, brief, slot=slot)
+    else:
+        edition = edition_to_send(settings, store, brief, dry_run=dry_run)
+    with watch(edition) as (progress, stop):
+        if slot is not None:
+            _tell_admins_of_pending(settings, store, edition, slot)
+        if stop.is_set():
+            return Publication(edition, None)
+        sent = send_edition(
+            settings, store, edition.id, dry_run=dry_run, progress=progress, stop=stop
+        )
+    return Publication(edition, sent)
+
+
+def _tell_admins_of_pending(
+    settings: Settings, store: Store, edition: Edition, slot: datetime
+) -> None:
+    """Once per slot, mail the admins what of the window still waits for review.
+
+    The brief does not wait: it goes out with what was approved. A notice that cannot be
+    sent is logged and left for the slot's next attempt, if there is one.
+    """
+    if not edition.pending_event_ids or not settings.admins:
+        return
+    with store.session() as session:
+        if not claim_pending_notice(session, edition.id, utc_now()):
+            return
+        waiting = reviewed_events_by_id(session, edition.pending_event_ids)
+    when = brief_schedule(settings, edition.brief).local_time(slot)
+    subject, text = pending_notice(edition.brief, when, waiting)
+    try:
+        send_notice(settings, settings.admins, subject, text)
+    except Exception as exc:
+        with store.session() as session:
+            release_pending_notice(session, edition.id)
+        log.error(
+            "could not mail the admins about events awaiting review: %s",
+            one_line(exc),
+            extra={"event": "notice_failed", "brief": edition.brief},
+        )
+
+
+def pending_notice(
+    brief: str, when: str, waiting: list[ReviewedEvent], shown: int = 20
+) -> tuple[str, str]:
+    """Subject and text of the admins' notice: the events a slot's brief goes out without."""
+    lines = [
+        f"- {item.event.category}, confidence "
+        f"{'-' if item.confidence is None else f'{item.confidence:.2f}'}: "
+        f"{item.event.title} [{item.event.id}]"
+        for item in waiting[:shown]
+    ]
+    if len(waiting) > shown:
+        lines.append(f"… and {len(waiting) - shown} more")
+    subject = f"briefing: {len(waiting)} events await review for the {brief} brief"
+    text = (
+        f"The {brief} brief of {when} goes out without {len(waiting)} ingested events "
+        "that are still waiting for review:\n\n" + "\n".join(lines) + "\n\n"
+        "Review them with `briefing events review`. This edition is made; to publish events "
+        "approved now, generate an edition covering their time (`briefing generate --since`).\n"
+    )
+    return subject, text

@@ -13,18 +13,22 @@ PACKAGE = Path(briefing.__file__).parent
 # Each stage is a folder (or module) of the package; a stage imports only from stages before it.
 # The scheduler's slot arithmetic (briefing.schedule.slots) is pure, and the conductor uses it to
 # find a brief's newest slot; the rest of the scheduler comes after every other step.
+# The conductor (briefing.pipeline) orders generate → notice → send, so it calls delivery; delivery
+# reads an edition's brief from briefing.edition_brief, below both, and never calls the conductor.
 SCHEDULER = {
     f"briefing.schedule.{name}"
     for name in ("daemon", "runs", "heartbeat", "outcomes", "status", "leader")
 }
 LATER_STEPS = {"briefing.pipeline", "briefing.deliver", *SCHEDULER, "briefing.web", "briefing.cli"}
-DOCUMENT = {"briefing.document", "briefing.archive", *LATER_STEPS}
+DOCUMENT = {"briefing.document", "briefing.archive", "briefing.edition_brief", *LATER_STEPS}
 EARLY = {"briefing.review", "briefing.brief"}
 FORBIDDEN = {
     "briefing.event": {"briefing.store", "briefing.ingest", *EARLY, *DOCUMENT},
     "briefing.store": {"briefing.ingest", *EARLY, *DOCUMENT},
     "briefing.ingest": {*EARLY, *DOCUMENT},
-    "briefing.review": {"briefing.document", "briefing.archive", *LATER_STEPS},
+    "briefing.review": {
+        "briefing.document", "briefing.archive", "briefing.edition_brief", *LATER_STEPS,
+    },
     "briefing.brief": {
         "briefing.store", "briefing.ingest", "briefing.review", "sqlalchemy", "weasyprint",
         "jinja2", *DOCUMENT,
@@ -36,8 +40,9 @@ FORBIDDEN = {
     "briefing.document.render": {"weasyprint"},
     "briefing.document.pdf_worker": {"weasyprint"},
     "briefing.archive": {"briefing.document", "briefing.brief", "weasyprint", *LATER_STEPS},
-    "briefing.pipeline": {"briefing.deliver", *SCHEDULER, "briefing.web", "briefing.cli"},
-    "briefing.deliver": {*SCHEDULER, "briefing.web", "briefing.cli"},
+    "briefing.edition_brief": {"briefing.document", "briefing.archive", *LATER_STEPS},
+    "briefing.pipeline": {*SCHEDULER, "briefing.web", "briefing.cli"},
+    "briefing.deliver": {"briefing.pipeline", *SCHEDULER, "briefing.web", "briefing.cli"},
     "briefing.schedule": {"briefing.web", "briefing.cli"},
     "briefing.web": {"sqlalchemy", "weasyprint", *SCHEDULER, "briefing.cli"},
     "briefing.cli": {"sqlalchemy", "weasyprint", "jinja2"},
@@ -88,3 +93,24 @@ def test_every_rule_names_a_stage_that_exists():
     stages = {module_name(path) for path in PACKAGE.rglob("*.py")}
     named = {*FORBIDDEN, *SCHEDULER}
     assert [name for name in named if name not in stages] == []
+
+
+def test_the_conductor_calls_delivery_and_delivery_never_calls_it_back():
+    assert violations("briefing.pipeline", {"briefing.deliver.send"}) == []
+    assert violations("briefing.deliver.send", {"briefing.pipeline.brief_for_edition"}) == [
+        "briefing.pipeline.brief_for_edition"
+    ]
+
+
+def test_send_and_the_scheduler_publish_through_the_one_conductor():
+    """Which edition, the admins' notice and the mailing are ordered in pipeline.publish only."""
+    for path in (PACKAGE / "cli" / "send.py", PACKAGE / "schedule" / "runs.py"):
+        imported = imports_of(path)
+        assert "briefing.pipeline.publish" in imported, path
+        ordered_elsewhere = {
+            "briefing.pipeline.generate_edition",
+            "briefing.pipeline.edition_to_send",
+            "briefing.deliver.send_edition",
+            "briefing.deliver.send_notice",
+        }
+        assert ordered_elsewhere & imported == set(), path

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from briefing.cli.app import App, json_option, pass_app, print_json
 from briefing.errors import Stopped
+
+if TYPE_CHECKING:
+    from briefing.pipeline import Sending
+    from briefing.store.editions import Edition
 
 
 @click.command()
@@ -27,22 +33,26 @@ def send(app: App, brief: str | None, edition_id: int | None, dry_run: bool, as_
     again after a failure or a crash: only what was not sent goes out. Exits 1 when
     deliveries are left failed or the server refuses to take mail from us at all.
     """
-    from briefing.deliver import DeliveryError, send_edition
+    from briefing.deliver import DeliveryError
     from briefing.deliver.send import outbox_folder
-    from briefing.pipeline import edition_to_send
+    from briefing.pipeline import publish
     from briefing.store.deliveries import list_deliveries
-    from briefing.store.editions import get_edition
 
-    if edition_id is None:
-        edition = edition_to_send(app.settings, app.store, brief, dry_run=dry_run)
-    else:
-        with app.store.session() as session:
-            edition = get_edition(session, edition_id)
     stop = threading.Event()
-    with _progress(app, edition.id) as progress, _stop_on_signals(stop):
-        counts = send_edition(
-            app.settings, app.store, edition.id, dry_run=dry_run, progress=progress, stop=stop
-        )
+
+    @contextmanager
+    def watch(edition: Edition) -> Iterator[Sending]:
+        """The progress bar and Ctrl-C's gentle stop, for the mailing only."""
+        with _progress(app, edition.id) as progress, _stop_on_signals(stop):
+            yield progress, stop
+
+    published = publish(
+        app.settings, app.store, brief, edition_id=edition_id, dry_run=dry_run, watch=watch
+    )
+    edition = published.edition
+    counts = published.sent
+    if counts is None:  # stopped between choosing the edition and mailing it
+        raise Stopped(130, "interrupted; run send again to finish")
     result = {
         "edition_id": edition.id,
         "dry_run": dry_run,

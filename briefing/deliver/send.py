@@ -23,6 +23,7 @@ from briefing.deliver.mail import MAIL_POLICY, EditionMail, Recipient, header_te
 from briefing.deliver.mailing import DeliveryCounts, Mailing, MailingProgress
 from briefing.deliver.message import prepare_mail, sender_address, slug
 from briefing.deliver.smtp import Connection, check_login_settings, describe
+from briefing.edition_brief import brief_for_edition, edition_file
 from briefing.errors import BriefingError
 from briefing.process import is_alive
 from briefing.store import Store
@@ -99,8 +100,6 @@ def send_edition(
 
 
 def _prepare(settings: Settings, store: Store, edition: Edition) -> EditionMail:
-    from briefing.pipeline import brief_for_edition, edition_file
-
     pdf = edition_file(settings, edition)
     if not pdf.is_file():
         raise DeliveryError(f"edition {edition.id}: its file {pdf} is missing")

@@ -14,7 +14,7 @@ from typing import Any
 
 from briefing.config import Settings
 from briefing.deliver import send_notice
-from briefing.errors import BriefingError
+from briefing.errors import one_line
 from briefing.schedule.slots import Schedule
 from briefing.store.runs import SKIPPED, SUCCEEDED
 
@@ -34,15 +34,6 @@ class RunOutcome:
     edition_id: int | None = None
     retry_at: datetime | None = None
     notify: bool = False
-
-
-def one_line(exc: BaseException) -> str:
-    """An error as one line for logs and run records; a BriefingError's message says enough."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else ""
-    if isinstance(exc, BriefingError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def report_outcome(settings: Settings, schedule: Schedule, outcome: RunOutcome, host: str) -> None:

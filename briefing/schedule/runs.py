@@ -1,4 +1,5 @@
-"""The scheduled job: for each due (brief, slot), claim a run, make the edition, send it, record.
+"""The scheduled job: for each due (brief, slot), claim a run, poll the feeds, have the conductor
+(`pipeline.publish`) make the edition and send it, record.
 
 Exactly-once comes from the database, not from the scheduler: a run row is unique per
 (brief, slot), an edition per (brief, slot) and a delivery per (edition, subscriber), and every
@@ -10,24 +11,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from briefing.config import Settings
-from briefing.deliver import send_edition, send_notice
 from briefing.errors import BriefingError
 from briefing.ingest.feeds import poll_feeds
-from briefing.pipeline import generate_edition
+from briefing.pipeline import Sending, publish
 from briefing.schedule.heartbeat import Heartbeat, current_owner, is_orphaned
 from briefing.schedule.outcomes import RunOutcome, one_line, report_outcome
 from briefing.schedule.slots import DuePlan, brief_schedule, in_catch_up, plan_slots
 from briefing.store import Store
 from briefing.store.db import now as utc_now
-from briefing.store.editions import Edition, claim_pending_notice, release_pending_notice
-from briefing.store.events import ReviewedEvent, reviewed_events_by_id
+from briefing.store.editions import Edition
 from briefing.store.runs import (
     FAILED,
     RUNNING,
@@ -49,28 +48,6 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_RETRY = timedelta(hours=2)
-
-
-def pending_notice(
-    brief: str, when: str, waiting: list[ReviewedEvent], shown: int = 20
-) -> tuple[str, str]:
-    """Subject and text of the admins' notice: the events a slot's brief goes out without."""
-    lines = [
-        f"- {item.event.category}, confidence "
-        f"{'-' if item.confidence is None else f'{item.confidence:.2f}'}: "
-        f"{item.event.title} [{item.event.id}]"
-        for item in waiting[:shown]
-    ]
-    if len(waiting) > shown:
-        lines.append(f"… and {len(waiting) - shown} more")
-    subject = f"briefing: {len(waiting)} events await review for the {brief} brief"
-    text = (
-        f"The {brief} brief of {when} goes out without {len(waiting)} ingested events "
-        "that are still waiting for review:\n\n" + "\n".join(lines) + "\n\n"
-        "Review them with `briefing events review`. This edition is made; to publish events "
-        "approved now, generate an edition covering their time (`briefing generate --since`).\n"
-    )
-    return subject, text
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -268,19 +245,19 @@ class Runner:
     def _execute(
         self, brief: str, slot: datetime, attempt: int, stop: threading.Event
     ) -> RunOutcome:
+        """Fresh news, then the conductor's publication of the slot's edition, as one outcome."""
         outcome = RunOutcome(brief, slot, RUNNING, attempt)
         try:
             self._poll_feeds(outcome)
-            edition = generate_edition(self.settings, self.store, brief, slot=slot)
-            outcome.edition_id = edition.id
-            outcome.counts["events"] = len(edition.event_ids)
-            self._tell_admins_of_pending(brief, slot, edition, outcome)
-            if stop.is_set():
-                return self._interrupted(outcome, "before sending")
-            sent = send_edition(self.settings, self.store, edition.id, stop=stop)
-            outcome.counts.update(sent.as_dict())
+            published = publish(
+                self.settings, self.store, brief, slot=slot, watch=self._watch(outcome, stop)
+            )
         except Exception as exc:  # a failed run must never stop the daemon
             return self._failed(outcome, exc)
+        sent = published.sent
+        if sent is None:
+            return self._interrupted(outcome, "before sending")
+        outcome.counts.update(sent.as_dict())
         if sent.skipped:  # an empty brief, not mailed: done, and the record says why
             outcome.status, outcome.error = SKIPPED, sent.skipped
             return outcome
@@ -292,34 +269,22 @@ class Runner:
         outcome.status = SUCCEEDED
         return outcome
 
-    def _tell_admins_of_pending(
-        self, brief: str, slot: datetime, edition: Edition, outcome: RunOutcome
-    ) -> None:
-        """Once per slot, mail the admins what of the window still waits for review.
+    @staticmethod
+    def _watch(
+        outcome: RunOutcome, stop: threading.Event
+    ) -> Callable[[Edition], AbstractContextManager[Sending]]:
+        """The run's record learns of the edition before any mail goes out (so a failed send
+        still names it); the mailing stops with the run."""
 
-        The brief does not wait: it goes out with what was approved. A notice that cannot be
-        sent is logged and left for the slot's next attempt, if there is one.
-        """
-        if not edition.pending_event_ids:
-            return
-        outcome.counts["pending_review"] = len(edition.pending_event_ids)
-        if not self.settings.admins:
-            return
-        with self.store.session() as session:
-            if not claim_pending_notice(session, edition.id, utc_now()):
-                return
-            waiting = reviewed_events_by_id(session, edition.pending_event_ids)
-        subject, text = pending_notice(brief, self.schedules[brief].local_time(slot), waiting)
-        try:
-            send_notice(self.settings, self.settings.admins, subject, text)
-        except Exception as exc:
-            with self.store.session() as session:
-                release_pending_notice(session, edition.id)
-            log.error(
-                "could not mail the admins about events awaiting review: %s",
-                one_line(exc),
-                extra={"event": "notice_failed", "brief": brief},
-            )
+        @contextmanager
+        def watch(edition: Edition) -> Iterator[Sending]:
+            outcome.edition_id = edition.id
+            outcome.counts["events"] = len(edition.event_ids)
+            if edition.pending_event_ids:
+                outcome.counts["pending_review"] = len(edition.pending_event_ids)
+            yield None, stop
+
+        return watch
 
     def _poll_feeds(self, outcome: RunOutcome) -> None:
         """Fresh news first; a feed that fails is logged, and the brief is made regardless."""
