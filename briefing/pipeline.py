@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +20,6 @@ from briefing.archive import write_edition_file
 from briefing.brief.compose import Brief
 from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
 from briefing.config import Settings
-from briefing.deliver import DeliveryCounts, send_edition, send_notice
-from briefing.deliver.mailing import MailingProgress
 from briefing.document.render import RenderedPdf, render_html
 from briefing.edition_brief import brief_content, compose_window
 from briefing.edition_brief import brief_for_edition as brief_for_edition
@@ -40,6 +39,12 @@ from briefing.store.editions import (
 )
 from briefing.store.events import ReviewedEvent, reviewed_events_by_id
 
+if TYPE_CHECKING:
+    from briefing.deliver import DeliveryCounts
+    from briefing.deliver.mailing import MailingProgress
+
+# _DELIVERY_LOADED_LATE: delivery (yagmail, email-validator: ~150 ms) is imported where mail
+# is sent, so `briefing generate`, which never sends, does not pay for it at start-up.
 log = logging.getLogger(__name__)
 PdfRenderer = Callable[..., RenderedPdf]
 
@@ -212,7 +217,7 @@ class Publication:
     sent: DeliveryCounts | None
 
 
-Sending = tuple[MailingProgress | None, threading.Event]
+Sending = tuple["MailingProgress | None", threading.Event]
 
 
 @contextmanager
@@ -250,6 +255,8 @@ def publish(
             _tell_admins_of_pending(settings, store, edition, slot)
         if stop.is_set():
             return Publication(edition, None)
+        from briefing.deliver import send_edition  # see _DELIVERY_LOADED_LATE
+
         sent = send_edition(
             settings, store, edition.id, dry_run=dry_run, progress=progress, stop=stop
         )
@@ -273,6 +280,8 @@ def _tell_admins_of_pending(
     when = brief_schedule(settings, edition.brief).local_time(slot)
     subject, text = pending_notice(edition.brief, when, waiting)
     try:
+        from briefing.deliver import send_notice  # see _DELIVERY_LOADED_LATE
+
         send_notice(settings, settings.admins, subject, text)
     except Exception as exc:
         with store.session() as session:
