@@ -4,7 +4,6 @@ publish through `publish`."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from briefing.edition_brief import brief_for_edition as brief_for_edition
 from briefing.edition_brief import brief_from_content as brief_from_content
 from briefing.edition_brief import edition_file as edition_file
 from briefing.errors import BriefingError, one_line
+from briefing.process import cycle_collector_paused
 from briefing.schedule.slots import brief_schedule
 from briefing.store import Store
 from briefing.store.db import now as utc_now
@@ -40,6 +40,11 @@ from briefing.store.editions import (
 from briefing.store.events import ReviewedEvent, reviewed_events_by_id
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.orm import Session
+
+    from briefing.config import BriefSpec
     from briefing.deliver import DeliveryCounts
     from briefing.deliver.mailing import MailingProgress
 
@@ -71,7 +76,7 @@ def generate_edition(
     name, spec = settings.brief(brief)
     zone = settings.brief_zone(spec)
     now = now or datetime.now(UTC)
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         with store.session() as session:
             if slot is not None and (existing := edition_for_slot(session, name, slot)):
                 return existing
@@ -81,22 +86,17 @@ def generate_edition(
         return _archive(settings, store, composed, data, pages, fmt, slot)
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """No cycle collection while an edition is made: a brief may hold 100,000 events (millions
-    of objects, none in a cycle), which the collector walked again and again as the brief was
-    composed and rendered, for a fifth of the time. What cycles the render leaves are
-    collected once it is done."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _window_for(session, name, spec, zone, since, until, day, slot, now) -> Window:
+def _window_for(
+    session: Session,
+    name: str,
+    spec: BriefSpec,
+    zone: ZoneInfo,
+    since: str | date | datetime | None,
+    until: str | date | datetime | None,
+    day: date | None,
+    slot: datetime | None,
+    now: datetime,
+) -> Window:
     if slot is not None:
         previous = _previous_slotted_end(session, name, slot)
         start = previous if previous and previous < slot else slot - DEFAULT_SPAN

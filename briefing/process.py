@@ -1,8 +1,12 @@
-"""Whether a process that claimed work on this host is still there to finish it."""
+"""This process and others on the host: whether one that claimed work is still there, and
+how this one holds millions of short-lived objects without the cycle collector's cost."""
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def is_alive(pid: int) -> bool:
@@ -14,3 +18,21 @@ def is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """No cycle collection inside the block.
+
+    Reading and composing a brief of 100,000 events makes millions of objects, none in a
+    cycle; the collector walked them again and again as they piled up (more than half of
+    reading them, a fifth of making the edition). What cycles the block leaves are collected
+    once it is done.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

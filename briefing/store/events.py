@@ -7,10 +7,8 @@ a brief's rule lets them through; events the desk made itself are `approved` fro
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -20,6 +18,7 @@ from sqlalchemy import JSON, Integer, String, Text, cast, func, literal, select,
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from briefing.event import Event, FigureNote, Location, Source
+from briefing.process import cycle_collector_paused
 from briefing.store.db import Base, UTCDateTime, now
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
@@ -219,7 +218,7 @@ def events_between(
     categories: Sequence[str] | None = None,
 ) -> list[Event]:
     """Events with start <= occurred_at < end, oldest first (plain rows: no ORM objects)."""
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         return [_read_event(row) for row in session.execute(_window_query(start, end, categories))]
 
 
@@ -241,25 +240,12 @@ def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
     (32,766 on SQLite), and an edition may hold 100,000 events."""
     table = EventRow.__table__
     events: list[Event] = []
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         for start in range(0, len(ids), ID_BATCH):
             batch = list(ids[start : start + ID_BATCH])
             query = select(*_READ_COLUMNS).where(table.c.id.in_(batch))
             events.extend(_read_event(row) for row in session.execute(query))
     return events
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Reading many events makes millions of objects, none in a cycle; the cycle collector
-    would walk them again and again as they pile up (more than half of reading 100,000)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def get_event(session: Session, event_id: str) -> Event | None:
@@ -321,7 +307,7 @@ def reviewed_events_between(
     query = _window_query(start, end, categories)
     if states:
         query = query.where(EventRow.review_state.in_(list(states)))
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         return [_reviewed(row) for row in session.execute(query)]
 
 
