@@ -44,23 +44,20 @@ def _rows(events: list[Event]) -> list[tuple[str, str, float]]:
     return [(figure.label, figure.unit, figure.value) for figure in brief.figures]
 
 
+def two_sides_downing_drones() -> list:
+    """63 Russian drones downed by Ukraine and 62 Ukrainian ones downed by Russia."""
+    return [
+        _event(
+            "a", "Kyiv Wire", {"drones_destroyed": 63}, {"drones_destroyed": {"side": "Ukraine"}}
+        ),
+        _event(
+            "b", "Moscow Wire", {"drones_destroyed": 62}, {"drones_destroyed": {"side": "Russia"}}
+        ),
+    ]
+
+
 def test_two_sides_drones_downed_are_not_summed():
-    figures = _figures(
-        [
-            _event(
-                "a",
-                "Kyiv Wire",
-                {"drones_destroyed": 63},
-                {"drones_destroyed": {"side": "Ukraine"}},
-            ),
-            _event(
-                "b",
-                "Moscow Wire",
-                {"drones_destroyed": 62},
-                {"drones_destroyed": {"side": "Russia"}},
-            ),
-        ]
-    )
+    figures = _figures(two_sides_downing_drones())
     assert figures == {"Drones destroyed (Ukraine)": 63, "Drones destroyed (Russia)": 62}
 
 
@@ -93,18 +90,7 @@ def test_an_events_figure_line_does_not_borrow_another_events_side():
         "daily",
         BriefSpec(title="Daily"),
         [
-            _event(
-                "a",
-                "Kyiv Wire",
-                {"drones_destroyed": 63},
-                {"drones_destroyed": {"side": "Ukraine"}},
-            ),
-            _event(
-                "b",
-                "Moscow Wire",
-                {"drones_destroyed": 62},
-                {"drones_destroyed": {"side": "Russia"}},
-            ),
+            *two_sides_downing_drones(),
             _event("c", "Other Wire", {"drones_destroyed": 5}, hour=6),
         ],
         window=DAY,
