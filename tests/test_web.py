@@ -11,7 +11,6 @@ import re
 from urllib.parse import unquote
 
 import feedparser
-import pytest
 from starlette.testclient import TestClient
 
 from briefing.deliver import send_edition
@@ -19,18 +18,9 @@ from briefing.store import Store
 from briefing.store.subscribers import find_subscriber, save_subscriber
 from briefing.web.app import create_app
 from tests.deliver_fixtures import token_of
-from tests.web_fixtures import PUBLIC_URL, archive_demo, csrf_of, link_in, web_settings
+from tests.web_fixtures import PUBLIC_URL, csrf_of, link_in, site, web_settings
 
-
-@pytest.fixture
-def site(tmp_path, server):
-    settings = web_settings(tmp_path, smtp_port=server.port)
-    store = Store(settings.db_url)
-    editions = archive_demo(settings, store)
-    client = TestClient(create_app(settings, store))
-    yield client, settings, store, editions
-    client.close()
-    store.dispose()
+__all__ = ["site"]  # a fixture
 
 
 def status_of(store: Store, address: str) -> tuple[str, list[str]] | None:

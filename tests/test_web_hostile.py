@@ -11,7 +11,9 @@ from briefing.store import Store
 from briefing.store.editions import get_edition
 from briefing.web.app import create_app
 from briefing.web.limits import RateLimit
-from tests.web_fixtures import archive_demo, csrf_of, web_settings
+from tests.web_fixtures import csrf_of, site, web_settings
+
+__all__ = ["site"]  # a fixture
 
 TRAVERSALS = [
     "../../../../etc/passwd",
@@ -22,17 +24,6 @@ TRAVERSALS = [
     "..\\..\\briefing.toml",
     "%00",
 ]
-
-
-@pytest.fixture
-def site(tmp_path, server):
-    settings = web_settings(tmp_path, smtp_port=server.port)
-    store = Store(settings.db_url)
-    editions = archive_demo(settings, store)
-    client = TestClient(create_app(settings, store))
-    yield client, settings, store, editions
-    client.close()
-    store.dispose()
 
 
 def _no_file_leaked(answer) -> None:

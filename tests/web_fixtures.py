@@ -6,9 +6,13 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
+from starlette.testclient import TestClient
+
 from briefing.config import Settings, load_settings
 from briefing.store import Store
 from briefing.store.editions import Edition
+from briefing.web.app import create_app
 from tests.conftest import DEMO_EVENTS
 from tests.deliver_fixtures import smtp_settings
 
@@ -65,3 +69,15 @@ def csrf_of(html: str) -> str:
 def link_in(text: str, path: str) -> str:
     """The first link to `path` in a mail's text, e.g. the confirmation link."""
     return re.search(rf"{re.escape(PUBLIC_URL)}{re.escape(path)}\S*", text).group(0)
+
+
+@pytest.fixture
+def site(tmp_path, server):
+    """A client of the web site over the demo archive, with its settings, store and editions."""
+    settings = web_settings(tmp_path, smtp_port=server.port)
+    store = Store(settings.db_url)
+    editions = archive_demo(settings, store)
+    client = TestClient(create_app(settings, store))
+    yield client, settings, store, editions
+    client.close()
+    store.dispose()
