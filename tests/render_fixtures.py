@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pikepdf
 
 from briefing.brief.compose import Brief, Window, compose_brief
 from briefing.config import DEFAULT_FIGURES, BriefSpec
@@ -200,3 +203,18 @@ def many_events_brief(count: int) -> Brief:
 
 def empty_brief() -> Brief:
     return brief_of([])
+
+
+def figure_alternatives(data: bytes) -> list[str]:
+    """The /Alt text of every Figure in the PDF's structure tree (what a screen reader says)."""
+    found = []
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        nodes = [pdf.Root.StructTreeRoot]
+        while nodes:
+            node = nodes.pop()
+            if node.get("/S") == "/Figure" and "/Alt" in node:
+                found.append(str(node.Alt))
+            kids = node.get("/K")
+            kids = kids if isinstance(kids, pikepdf.Array) else [kids]
+            nodes.extend(kid for kid in kids if isinstance(kid, pikepdf.Dictionary))
+    return found

@@ -4,7 +4,6 @@ charted, the shipped fonts embedded, an archival tagged PDF/A-3, a screen page, 
 from __future__ import annotations
 
 import email
-import io
 import json
 import re
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ from pypdf import PdfReader
 
 from briefing.document.render import default_template_dir
 from tests.conftest import DEMO_EVENTS
+from tests.render_fixtures import figure_alternatives
 
 CONFIG = """
 timezone = "Europe/Kyiv"
@@ -111,7 +111,7 @@ def test_the_brief_charts_each_configured_series_with_its_source(demo_pdf):
     assert "1,200Losses personnel" in trends.replace(" Losses", "Losses")
     assert "36,000 over 30 days" in trends
     assert "Source: General Staff of Ukraine (claims)" in trends
-    alternatives = _figure_alternatives(demo_pdf.read_bytes())
+    alternatives = figure_alternatives(demo_pdf.read_bytes())
     assert any(alt.startswith("Tanks lost, claimed, daily over 30 days") for alt in alternatives)
 
 
@@ -150,20 +150,6 @@ def test_the_pdf_is_tagged_pdf_a_3_with_its_events_as_an_associated_file(demo_pd
         assert associated[0].AFRelationship == "/Data" and str(associated[0].UF) == "events.json"
         events = json.loads(pdf.attachments["events.json"].get_file().read_bytes())
         assert len(events["events"]) == 8
-
-
-def _figure_alternatives(data: bytes) -> list[str]:
-    found = []
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        nodes = [pdf.Root.StructTreeRoot]
-        while nodes:
-            node = nodes.pop()
-            if node.get("/S") == "/Figure" and "/Alt" in node:
-                found.append(str(node.Alt))
-            kids = node.get("/K")
-            kids = kids if isinstance(kids, pikepdf.Array) else [kids]
-            nodes.extend(kid for kid in kids if isinstance(kid, pikepdf.Dictionary))
-    return found
 
 
 # --- the screen page and the email -------------------------------------------------------------

@@ -15,7 +15,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-import pikepdf
 import pytest
 from pypdf import PdfReader
 
@@ -29,6 +28,7 @@ from tests.render_fixtures import (
     brief_of,
     empty_brief,
     event,
+    figure_alternatives,
     many_events_brief,
     seed_brief,
     seed_events,
@@ -120,21 +120,6 @@ def test_publisher_edition_number_distribution_and_logo(tmp_path):
     assert "Distribution Partners only" in first_page
     assert "by Kyiv Analysis Desk" in first_page
     assert "Kyiv Analysis Desk" in figure_alternatives(made.data)  # the logo, tagged
-
-
-def figure_alternatives(data: bytes) -> list[str]:
-    """The /Alt text of every Figure in the PDF's structure tree (what a screen reader says)."""
-    found = []
-    document = pikepdf.open(io.BytesIO(data))
-    nodes = [document.Root.StructTreeRoot]
-    while nodes:
-        node = nodes.pop()
-        if node.get("/S") == "/Figure" and "/Alt" in node:
-            found.append(str(node.Alt))
-        kids = node.get("/K")
-        kids = kids if isinstance(kids, pikepdf.Array) else [kids]
-        nodes.extend(kid for kid in kids if isinstance(kid, pikepdf.Dictionary))
-    return found
 
 
 def test_what_an_analyst_forwards(seed_pdf):
