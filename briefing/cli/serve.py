@@ -5,18 +5,13 @@ from __future__ import annotations
 import click
 
 from briefing.cli.app import App, pass_app
+from briefing.cli.logs import configure_logging, log_format_option
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--log-format",
-    type=click.Choice(["plain", "json"]),
-    default="plain",
-    show_default=True,
-    help="Log lines for people, or JSON lines for a log collector.",
-)
+@log_format_option
 @click.option(
     "--root-path", default="", help="Path prefix the reverse proxy serves us under (and strips)."
 )
@@ -28,7 +23,6 @@ def serve(app: App, host: str, port: int, log_format: str, root_path: str) -> No
     """
     import uvicorn
 
-    from briefing.cli.schedule import configure_logging
     from briefing.web.app import create_app
 
     configure_logging(log_format, app.quiet)
