@@ -88,8 +88,9 @@ def prepare(work: Path, port: int, count: int) -> dict:
     from sqlalchemy import insert
 
     from briefing.config import load_settings
+    from briefing.edition_brief import edition_file
     from briefing.ingest.files import read_events
-    from briefing.pipeline import edition_file, generate_edition
+    from briefing.pipeline import generate_edition
     from briefing.store import Store
     from briefing.store.events import upsert_events
     from briefing.store.subscribers import Subscriber, Subscription, new_token
@@ -119,7 +120,7 @@ def one_of_ours(settings, store, edition) -> bytes:
     """The message `send_edition` sends one subscriber (for its size)."""
     from briefing.deliver.mail import Recipient
     from briefing.deliver.message import prepare_mail
-    from briefing.pipeline import brief_for_edition, edition_file
+    from briefing.edition_brief import brief_for_edition, edition_file
     from briefing.store.subscribers import new_token
 
     brief = brief_for_edition(settings, store, edition)

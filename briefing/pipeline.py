@@ -21,9 +21,6 @@ from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
 from briefing.config import Settings
 from briefing.document.render import RenderedPdf, render_html
 from briefing.edition_brief import brief_content, compose_window
-from briefing.edition_brief import brief_for_edition as brief_for_edition
-from briefing.edition_brief import brief_from_content as brief_from_content
-from briefing.edition_brief import edition_file as edition_file
 from briefing.errors import BriefingError, one_line
 from briefing.process import cycle_collector_paused
 from briefing.schedule.slots import brief_schedule

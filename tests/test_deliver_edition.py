@@ -110,7 +110,7 @@ def test_an_empty_brief_is_mailed_only_when_the_brief_says_so(
 def test_the_kept_brief_reads_back_whole_and_agrees_with_the_pdf(settings, store):
     from pypdf import PdfReader
 
-    from briefing.pipeline import brief_content, brief_from_content, edition_file
+    from briefing.edition_brief import brief_content, brief_from_content, edition_file
     from briefing.store.editions import edition_content
     from tests.deliver_fixtures import make_edition
 

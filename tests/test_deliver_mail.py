@@ -225,8 +225,8 @@ def test_a_rate_limit_spaces_the_messages(settings, store, server, mailbox):
 
 def test_a_missing_email_template_names_every_folder_searched(settings, store, tmp_path):
     from briefing.deliver.message import prepare_mail
+    from briefing.edition_brief import brief_for_edition, edition_file
     from briefing.errors import ConfigError
-    from briefing.pipeline import brief_for_edition, edition_file
 
     edition = make_edition(settings, store)
     mine = tmp_path / "mine"
@@ -254,8 +254,8 @@ def test_a_broken_email_template_is_reported_with_file_and_line(
     settings, store, tmp_path, body, problem
 ):
     from briefing.deliver.message import prepare_mail
+    from briefing.edition_brief import brief_for_edition, edition_file
     from briefing.errors import ConfigError
-    from briefing.pipeline import brief_for_edition, edition_file
 
     edition = make_edition(settings, store)
     mine = tmp_path / "mine"

@@ -49,7 +49,8 @@ def generate(
     chosen: date | None = day.date() if day else None
     with _pdf_renderer(fmt) as render_pdf, _status(app, "Rendering brief…"):
         # Imported only now, while the renderer's process is already loading WeasyPrint.
-        from briefing.pipeline import edition_file, generate_edition
+        from briefing.edition_brief import edition_file
+        from briefing.pipeline import generate_edition
 
         edition = generate_edition(
             app.settings,

@@ -18,8 +18,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from briefing.deliver.message import attachment_name
 from briefing.document.render import render_html
+from briefing.edition_brief import brief_for_edition
 from briefing.errors import NotFoundError
-from briefing.pipeline import brief_for_edition
 from briefing.store.editions import Edition, editions_page, get_edition, latest_edition
 from briefing.store.events import events_by_id
 from briefing.store.search import search_events
