@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from briefing.errors import BriefingError
 from briefing.process import is_alive
@@ -20,6 +24,7 @@ STALE_PARTIAL_SECONDS = 3600
 # Temporary files are named `.partial-<pid of the writer>-<random>.<ext>`: recognisable, and
 # removable as soon as that writer is gone.
 PARTIAL_PREFIX = ".partial-"
+T = TypeVar("T")
 
 
 def _partial_prefix() -> str:
@@ -51,27 +56,54 @@ def write_edition_file(
 ) -> ArchivedFile:
     """Place `data` as `<brief>-<day>.<fmt>`, or `-2`, `-3`… when that name is taken.
 
-    The bytes go to a temporary file first; a hard link then claims the final name, which fails
-    rather than overwrite, so a reader never sees a partial file and no edition replaces another.
+    A hard link claims the final name, which fails rather than overwrite, so no edition
+    replaces another.
     """
     folder = edition_folder(output_dir, brief, day)
     folder.mkdir(parents=True, exist_ok=True)
     _sweep_partials(folder)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=_partial_prefix(), suffix=f".{fmt}")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        final = _claim_name(Path(temporary), folder, f"{brief}-{day:%Y-%m-%d}", fmt)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    stem = f"{brief}-{day:%Y-%m-%d}"
+    final = _write_then_place(
+        folder, lambda stream: stream.write(data), lambda t: _claim_name(t, folder, stem, fmt),
+        f".{fmt}",
+    )  # fmt: skip
     return ArchivedFile(
         path=final,
         relative=final.relative_to(output_dir).as_posix(),
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+def write_whole(target: Path, data: bytes) -> None:
+    """Write `target` so that a reader sees the old file or the new one, never a part."""
+    _write_then_place(
+        target.parent, lambda stream: stream.write(data), lambda t: os.replace(t, target)
+    )
+
+
+def _write_then_place(
+    folder: Path,
+    write: Callable[[BinaryIO], object],
+    place: Callable[[Path], T],
+    suffix: str = "",
+) -> T:
+    """Write a temporary file beside the final name, flush it to disk, then `place` it (a link
+    or a rename); the temporary name is gone afterwards whatever happened.
+
+    Everything written into `output/` goes through here, so a process killed mid-write leaves
+    only a recognisable `.partial-<pid>-…` file that the next writer or `archive verify` finds.
+    """
+    handle, name = tempfile.mkstemp(dir=folder, prefix=_partial_prefix(), suffix=suffix)
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        return place(temporary)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _sweep_partials(folder: Path) -> None:
@@ -92,22 +124,20 @@ def is_leftover(partial: Path) -> bool:
 
 def copy_out(source: Path, target: Path, *, replace: bool = False) -> None:
     """Copy an edition to a path of the user's, whole; an existing file only with `replace`."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_partial_prefix())
+
+    def copy(stream: BinaryIO) -> None:
+        with source.open("rb") as original:
+            shutil.copyfileobj(original, stream, _CHUNK)
+
+    # A link fails, rather than overwrite, when the name is taken.
+    place = functools.partial(os.replace if replace else os.link, dst=target)
     try:
-        with os.fdopen(handle, "wb") as stream, source.open("rb") as original:
-            while chunk := original.read(_CHUNK):
-                stream.write(chunk)
-        if replace:
-            os.replace(temporary, target)
-        else:
-            os.link(temporary, target)  # fails, rather than overwrite, when the name is taken
+        _write_then_place(target.parent, copy, place)
     except FileExistsError:
         raise BriefingError(
             f"{target} already exists; pass --force to replace it (the edition is archived "
             f"at {source})"
         ) from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 def _claim_name(temporary: Path, folder: Path, stem: str, fmt: str) -> Path:

@@ -12,12 +12,12 @@ import logging
 import os
 import smtplib
 import socket
-import tempfile
 import threading
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+from briefing.archive import write_whole
 from briefing.config import Settings
 from briefing.deliver.mail import MAIL_POLICY, EditionMail, Recipient, header_text
 from briefing.deliver.mailing import DeliveryCounts, Mailing, MailingProgress
@@ -139,7 +139,7 @@ def write_outbox(
             failed += 1
             continue
         name = f"{subscriber.id:06d}-{slug(subscriber.email)}.eml"
-        _write_atomically(folder / name, letter.data)
+        write_whole(folder / name, letter.data)
         written += 1
     log.info("edition %s: wrote %d messages to %s", edition.id, written, folder)
     already = len(done & {s.id for s in subscribers})
@@ -148,17 +148,6 @@ def write_outbox(
 
 def outbox_folder(settings: Settings, edition: Edition) -> Path:
     return settings.output_dir / "outbox" / f"{slug(edition.brief)}-edition-{edition.id}"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def send_notice(settings: Settings, recipients: list[str], subject: str, text: str) -> None:
