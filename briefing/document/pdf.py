@@ -1,7 +1,7 @@
 """Turn a composed brief into a PDF that can read nothing but its own template files.
 
-Kept apart from `briefing.document.render` so that what needs only HTML or templates (email)
-does not pay for loading WeasyPrint.
+Kept apart from `briefing.document.render` so that what needs only HTML or templates (email,
+and the process that hands a brief to a pre-started renderer) does not load WeasyPrint.
 """
 
 from __future__ import annotations
@@ -15,20 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-# Loaded with WeasyPrint so a pre-started worker (briefing.document.pdf_worker) has every slow
-# import of a render done before the brief arrives: formatting (Babel) and typography.
-import babel.dates
-import babel.numbers  # noqa: F401
-import smartypants  # noqa: F401
-from pydantic import TypeAdapter
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from briefing.brief.compose import Brief
 from briefing.document.render import (
+    PdfSource,
     RenderedPdf,
-    document_title,
-    render_html,
+    pdf_source,
     template_folders,
     w3c_time,
 )
@@ -77,21 +71,6 @@ class TemplateFolderFetcher(URLFetcher):
         raise FileNotFoundError(f"{relative} is in none of the template folders")
 
 
-def events_document(brief: Brief) -> dict[str, Any]:
-    """The machine-readable content of a brief, embedded in its PDF (events as models)."""
-    return {
-        "brief": brief.name,
-        "title": brief.title,
-        "window": {
-            "start": brief.window.start.isoformat(),
-            "end": brief.window.end.isoformat(),
-            "timezone": brief.window.zone.key,
-        },
-        "generated_at": brief.generated_at.isoformat(),
-        "events": list(brief.events),
-    }
-
-
 def _associate_each_file_once(document: Any, pdf: Any) -> None:
     """WeasyPrint lists the attachment twice in the catalogue's /AF; PDF/A wants it once."""
     import pydyf
@@ -100,37 +79,30 @@ def _associate_each_file_once(document: Any, pdf: Any) -> None:
         pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
 
 
-_DOCUMENT = TypeAdapter(dict[str, Any])
-
-
-def _compact_json(document: dict[str, Any]) -> bytes:
-    """Compact JSON written by pydantic's own serializer, without a dict per event first:
-    a 100,000-event brief took seconds with model_dump and indented json.dumps."""
-    return _DOCUMENT.dump_json(document)
-
-
 def render_pdf(
     brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
 ) -> RenderedPdf:
     """The brief as a tagged PDF/A-3 with title, author, creation date and language, and its
-    events attached as an associated file (AFRelationship /Data).
+    events attached as an associated file (AFRelationship /Data)."""
+    return pdf_from_source(pdf_source(brief, template_dir=template_dir, author=author))
 
-    One layout pass: the page count comes from the rendered document that is written.
-    """
-    html = render_html(brief, template_dir=template_dir, author=author)
-    folders = template_folders(template_dir)
+
+def pdf_from_source(source: PdfSource) -> RenderedPdf:
+    """WeasyPrint's part of a render, in one layout pass: the page count comes from the
+    rendered document that is written."""
+    folders = template_folders(source.template_dir)
     fetcher = TemplateFolderFetcher(folders)
-    document = HTML(string=html, base_url=f"{folders[0].resolve().as_uri()}/", url_fetcher=fetcher)
+    base_url = f"{folders[0].resolve().as_uri()}/"
+    document = HTML(string=source.html, base_url=base_url, url_fetcher=fetcher)
     rendered = document.render(pdf_variant=PDF_VARIANT, pdf_tags=True)
-    rendered.metadata.title = document_title(brief)
-    rendered.metadata.authors = [author]
-    rendered.metadata.created = rendered.metadata.modified = w3c_time(brief.generated_at)
-    payload = _compact_json(events_document(brief))
-    created = brief.generated_at.astimezone(UTC)
+    rendered.metadata.title = source.title
+    rendered.metadata.authors = [source.author]
+    rendered.metadata.created = rendered.metadata.modified = w3c_time(source.created)
+    created = source.created.astimezone(UTC)
     attachment = Attachment(
-        string=payload,
+        string=source.events_json,
         name=EVENTS_ATTACHMENT,
-        description=f"Events of {document_title(brief)}",
+        description=f"Events of {source.title}",
         created=created,
         modified=created,
         url_fetcher=fetcher,

@@ -1,9 +1,10 @@
 """A PDF renderer in a child process that starts loading WeasyPrint before it is needed.
 
 For one-shot commands: the child's import of WeasyPrint (about half a second) runs on the
-second core while the parent reads settings, opens the database and composes the brief, so
-the command costs little more than the render it cannot avoid. Nothing here imports
-WeasyPrint in the parent.
+second core while the parent reads settings, opens the database, composes the brief and fills
+its templates, so the command costs little more than the render it cannot avoid. The child
+gets the page and the attachment's bytes, cheap to send whatever the brief's size. Nothing here
+imports WeasyPrint in the parent.
 """
 
 from __future__ import annotations
@@ -24,12 +25,7 @@ from briefing.errors import BriefingError
 
 if TYPE_CHECKING:
     from briefing.brief.compose import Brief
-    from briefing.document.render import RenderedPdf
-
-# Above this many events, sending the brief to the child (pickling every event, about 50 µs
-# each) costs more than the half second of importing WeasyPrint here.
-LARGE_BRIEF = 5_000
-
+    from briefing.document.render import PdfSource, RenderedPdf
 
 # From <linux/prctl.h>: ask the kernel for a signal when the parent process dies.
 PR_SET_PDEATHSIG = 1
@@ -64,10 +60,10 @@ def _watch(parent: int) -> None:
     os._exit(1)
 
 
-def _render(brief: Brief, template_dir: Path | None, author: str) -> RenderedPdf:
-    from briefing.document.pdf import render_pdf
+def _render(source: PdfSource) -> RenderedPdf:
+    from briefing.document.pdf import pdf_from_source
 
-    return render_pdf(brief, template_dir=template_dir, author=author)
+    return pdf_from_source(source)
 
 
 class PdfWorker:
@@ -89,10 +85,11 @@ class PdfWorker:
     def render_pdf(
         self, brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
     ) -> RenderedPdf:
-        """Rendered by the child; a brief of many events here, as copying it costs more."""
-        if len(brief.events) > LARGE_BRIEF:
-            return _render(brief, template_dir, author)
+        """Templates filled here, the PDF made by the child."""
+        from briefing.document.render import pdf_source
+
+        source = pdf_source(brief, template_dir=template_dir, author=author)
         try:
-            return self._pool.submit(_render, brief, template_dir, author).result()
+            return self._pool.submit(_render, source).result()
         except BrokenProcessPool:
             raise BriefingError("the PDF renderer process died; see the messages above") from None
