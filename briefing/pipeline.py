@@ -19,7 +19,8 @@ from briefing.archive import write_edition_file
 from briefing.brief.compose import Brief
 from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
 from briefing.config import Settings
-from briefing.document.render import RenderedPdf, render_html
+from briefing.document.page import RenderedPdf
+from briefing.document.render import render_html
 from briefing.edition_brief import brief_content, compose_window
 from briefing.errors import BriefingError, one_line
 from briefing.process import cycle_collector_paused

@@ -38,6 +38,8 @@ FORBIDDEN = {
         *LATER_STEPS,
     },
     "briefing.document.render": {"weasyprint"},
+    # What a renderer process imports before any brief exists: WeasyPrint's inputs only.
+    "briefing.document.page": {"weasyprint", "jinja2", "pydantic", "briefing.brief"},
     "briefing.document.pdf_worker": {"weasyprint"},
     "briefing.archive": {"briefing.document", "briefing.brief", "weasyprint", *LATER_STEPS},
     "briefing.edition_brief": {"briefing.document", "briefing.archive", *LATER_STEPS},

@@ -13,7 +13,7 @@ import pikepdf
 import pytest
 from pypdf import PdfReader
 
-from briefing.document.render import default_template_dir
+from briefing.document.page import default_template_dir
 from tests.conftest import DEMO_EVENTS
 from tests.render_fixtures import figure_alternatives
 

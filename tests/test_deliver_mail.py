@@ -19,7 +19,7 @@ import pytest
 from briefing.deliver import send_edition
 from briefing.deliver.mail import EditionMail, Personalised, Recipient
 from briefing.deliver.smtp import Connection
-from briefing.document.render import default_template_dir
+from briefing.document.page import default_template_dir
 from briefing.store.deliveries import delivery_counts, list_deliveries
 from briefing.store.subscribers import get_subscriber, new_token
 from tests.deliver_fixtures import (

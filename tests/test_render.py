@@ -20,7 +20,8 @@ from pypdf import PdfReader
 
 from briefing.brief.compose import Window
 from briefing.document import render
-from briefing.document.pdf import RenderedPdf, TemplateFolderFetcher, render_pdf
+from briefing.document.page import RenderedPdf, default_template_dir
+from briefing.document.pdf import TemplateFolderFetcher, render_pdf
 from briefing.errors import ConfigError
 from tests.render_fixtures import (
     GENERATED_AT,
@@ -350,7 +351,7 @@ def fetcher(tmp_path) -> TemplateFolderFetcher:
     (user / "img" / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     (tmp_path / "secret.txt").write_text("SECRET")
     (user / "escape.txt").symlink_to(tmp_path / "secret.txt")
-    return TemplateFolderFetcher([user, render.default_template_dir()])
+    return TemplateFolderFetcher([user, default_template_dir()])
 
 
 @pytest.mark.parametrize(
@@ -420,7 +421,7 @@ def test_a_missing_template_names_every_folder_searched(tmp_path):
     message = str(caught.value)
     assert "partials/_logo.html" in message
     assert str(tmp_path) in message
-    assert str(render.default_template_dir()) in message
+    assert str(default_template_dir()) in message
 
 
 def test_a_template_error_names_file_and_line(tmp_path):

@@ -1,7 +1,9 @@
 """Turn a composed brief into a PDF that can read nothing but its own template files.
 
 Kept apart from `briefing.document.render` so that what needs only HTML or templates (email,
-and the process that hands a brief to a pre-started renderer) does not load WeasyPrint.
+and the process that hands a brief to a pre-started renderer) does not load WeasyPrint; and
+importing it loads WeasyPrint and `briefing.document.page` only (not jinja2, not the brief's
+model), as a pre-started renderer process imports it before any brief exists.
 """
 
 from __future__ import annotations
@@ -11,21 +13,17 @@ import os
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from briefing.brief.compose import Brief
-from briefing.document.render import (
-    PdfSource,
-    RenderedPdf,
-    pdf_source,
-    template_folders,
-    w3c_time,
-)
+from briefing.document.page import PdfSource, RenderedPdf, template_folders, w3c_time
+
+if TYPE_CHECKING:
+    from briefing.brief.compose import Brief
 
 EVENTS_ATTACHMENT = "events.json"
 #: PDF/A-3, level A: archival (fonts embedded, colours defined, XMP identification), tagged
@@ -84,6 +82,8 @@ def render_pdf(
 ) -> RenderedPdf:
     """The brief as a tagged PDF/A-3 with title, author, creation date and language, and its
     events attached as an associated file (AFRelationship /Data)."""
+    from briefing.document.render import pdf_source  # jinja2 and the brief's model: see above
+
     return pdf_from_source(pdf_source(brief, template_dir=template_dir, author=author))
 
 

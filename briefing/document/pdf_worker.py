@@ -25,7 +25,7 @@ from briefing.errors import BriefingError
 
 if TYPE_CHECKING:
     from briefing.brief.compose import Brief
-    from briefing.document.render import PdfSource, RenderedPdf
+    from briefing.document.page import PdfSource, RenderedPdf
 
 # From <linux/prctl.h>: ask the kernel for a signal when the parent process dies.
 PR_SET_PDEATHSIG = 1

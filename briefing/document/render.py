@@ -13,8 +13,8 @@ import math
 import re
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,34 +24,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import TypeAdapter
 
 from briefing.brief.compose import Brief, Window
+from briefing.document.page import PdfSource, template_folders, w3c_time
 from briefing.errors import ConfigError
 
 MAIN_TEMPLATE = "brief.html"
 _MINUS = "\u2212"
 _NBSP = "\u00a0"
-
-
-# --- where templates live -------------------------------------------------------------
-
-
-def default_template_dir() -> Path:
-    """The shipped templates: inside the installed package, else the source checkout's."""
-    package = Path(__file__).parents[1]
-    installed = package / "templates"
-    if installed.is_dir():
-        return installed
-    return package.parent / "templates"
-
-
-def template_folders(template_dir: Path | None = None) -> list[Path]:
-    """The folders searched for templates and assets, user folder first."""
-    folders = [default_template_dir()]
-    if template_dir is not None:
-        user = Path(template_dir)
-        if not user.is_dir():
-            raise ConfigError(f"template_dir: {user} is not a folder")
-        folders.insert(0, user)
-    return folders
 
 
 class TemplateNotFoundError(ConfigError, jinja2.TemplateNotFound):
@@ -67,25 +45,6 @@ class TemplateNotFoundError(ConfigError, jinja2.TemplateNotFound):
     def __reduce__(self) -> tuple:
         """Rebuilt from its own arguments when it crosses from a rendering process."""
         return (type(self), (self.name, self.folders))
-
-
-@dataclass(frozen=True)
-class RenderedPdf:
-    data: bytes
-    pages: int
-
-
-@dataclass(frozen=True)
-class PdfSource:
-    """Everything WeasyPrint needs to make a brief's PDF, made without loading it: so a
-    pre-started renderer process receives a page and bytes, not the brief."""
-
-    html: str
-    title: str
-    author: str
-    created: datetime
-    events_json: bytes
-    template_dir: Path | None
 
 
 class _TemplateLoader(jinja2.ChoiceLoader):
@@ -471,7 +430,3 @@ def _template_location(exc: Exception) -> str:
         if frame.filename.endswith((".html", ".css", ".txt", ".xml"))
     ]
     return f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
-
-
-def w3c_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

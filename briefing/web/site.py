@@ -18,7 +18,8 @@ from starlette.responses import HTMLResponse, Response
 
 from briefing.brief.window import Window
 from briefing.config import Settings
-from briefing.document.render import render_template, template_environment, template_folders
+from briefing.document.page import template_folders
+from briefing.document.render import render_template, template_environment
 from briefing.errors import ConfigError
 from briefing.store import Store
 from briefing.store.editions import Edition
