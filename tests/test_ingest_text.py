@@ -170,6 +170,18 @@ def test_hard_cases(settings, text, category):
     assert event.category == category, event.classification
 
 
+def test_an_attack_on_relief_is_humanitarian_whatever_the_model_says(settings):
+    """Codebook edge rule 2: the model has seen too few attacks on relief to learn it."""
+    text = (
+        "A Russian glide bomb hit an evacuation bus near Vovchansk on Friday, wounding two "
+        "drivers, the regional governor said."
+    )
+    (event,) = _extract(text, settings)
+    assert event.category == "humanitarian", event.classification
+    assert event.figures == {"injured": 2}
+    assert any("edge rule 2 decides" in why for why in event.classification["reasons"])
+
+
 def test_user_lexicon_extends_and_switches_off_terms(tmp_path):
     text = "Ukraine's harvest of grain reached 59 million tonnes this year, the ministry said."
     plain = make_settings(tmp_path)

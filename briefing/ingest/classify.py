@@ -69,6 +69,7 @@ class Classification:
     probabilities: dict[str, float] = field(default_factory=dict)
     rules_category: str | None = None
     predicate_votes: dict[str, float] = field(default_factory=dict)
+    edge_rule: str | None = None  # a codebook edge rule that decided, which the model obeys
 
     @property
     def strength(self) -> float:
@@ -97,6 +98,7 @@ class _Predicate:
     start: int
     end: int
     weights: dict[str, float]
+    edge_rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,12 +125,16 @@ class Lexicon:
     ) -> Classification:
         """An event's category: the learned model's, with the rules' predicate in the reason.
 
-        The rules decide instead where a term or predicate of the user's `[lexicon]` is in
-        the text (their table is how a user corrects the category), or where the model knows
-        none of the allowed categories.
+        The rules decide instead where a codebook edge rule they apply settles it (an attack
+        on relief is humanitarian: the model has seen too few to learn it), where a term or
+        predicate of the user's `[lexicon]` is in the text (their table is how a user corrects
+        the category), or where the model knows none of the allowed categories.
         """
         categories, figures = list(categories), list(figures)
         ruled, found = self.model_input(text, categories, figures)
+        if ruled.edge_rule:
+            ruled.reasons.append(f"{ruled.edge_rule} decides, not the model")
+            return ruled
         own = self.user_terms.search(" ".join(text.split()))
         if own is not None:
             ruled.reasons.append(f'your lexicon has "{own.term}": the rules decide')
@@ -223,6 +229,7 @@ class Lexicon:
             confidence,
             main.term if main else None,
             predicate_votes=dict(main.weights) if main else {},
+            edge_rule=main.edge_rule if main and main.edge_rule and best != FALLBACK else None,
         )
 
     def _main_predicate(self, sentence: str, reasons: list[str]) -> _Predicate | None:
@@ -292,7 +299,9 @@ class Lexicon:
         reasons.append(
             f'"{main.term}" aimed at "{protected.text}": an attack on relief → humanitarian'
         )
-        return _Predicate(main.term, main.start, main.end, {"humanitarian": 3.0})
+        return _Predicate(
+            main.term, main.start, main.end, {"humanitarian": 3.0}, "codebook edge rule 2"
+        )
 
     def terms_in(self, text: str) -> list[str]:
         """Distinct lexicon terms in the text, longest first where they overlap; 'no …' not."""

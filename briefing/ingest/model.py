@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 MODEL_FILE = "category_model.json"
 LATER_SENTENCES = 0.3  # words after the first sentence count this much
@@ -128,6 +129,11 @@ class CategoryModel:
     weights: dict[str, list[float]]
     trained_on: dict[str, object]
 
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> CategoryModel:
+        """The model from what `category_model.json` holds."""
+        return cls(data["categories"], data["bias"], data["weights"], data["trained_on"])
+
     def predict(self, found: dict[str, float], allowed: Iterable[str]) -> Prediction | None:
         """The most probable of the allowed categories; None when the model knows none."""
         index = [i for i, c in enumerate(self.categories) if c in set(allowed)]
@@ -164,7 +170,7 @@ class CategoryModel:
 def shipped_model() -> CategoryModel:
     """The learned weights shipped with the package, read once."""
     data = json.loads(resources.files("briefing.ingest").joinpath(MODEL_FILE).read_text("utf-8"))
-    return CategoryModel(data["categories"], data["bias"], data["weights"], data["trained_on"])
+    return CategoryModel.from_record(data)
 
 
 def describe(evidence: list[str], text: str, figures: Iterable[str]) -> str:
