@@ -3,8 +3,9 @@
 The hand-written rules (`classify.py`) read a development well on the text they were tuned on
 and about four times in five on text they had not seen: each new phrasing needed a new rule.
 The model weighs every word of the development's first sentence (crudely stemmed, so
-"condemns", "condemned" and "condemning" are one word), the main predicate the rules found and
-the words before it (who acted), and the names of its figures. Its weights are learned from
+"condemns", "condemned" and "condemning" are one word) but those a negation governs, the main
+predicate the rules found, its lexicon vote and the words before it (who acted), and the names
+of its figures. Its weights are learned from
 the labelled parts under tests/data/articles by `tools/train_category_model.py` and shipped as
 `category_model.json`, read here by plain Python: no learning library at run time.
 
