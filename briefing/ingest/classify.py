@@ -229,7 +229,7 @@ class Lexicon:
             confidence,
             main.term if main else None,
             predicate_votes=dict(main.weights) if main else {},
-            edge_rule=main.edge_rule if main and main.edge_rule and best != FALLBACK else None,
+            edge_rule=main.edge_rule if main and main.weights.get(best) else None,
         )
 
     def _main_predicate(self, sentence: str, reasons: list[str]) -> _Predicate | None:
