@@ -1,15 +1,20 @@
 """Extraction scored against articles labelled by hand (docs/codebook.md).
 
-`tune` is what the method was built on. Each held-out part was written after the method was
+`tune` is what the rules were built on. Each held-out part was written after the method was
 frozen and scored once; its misses were looked at afterwards, so a part is unseen only for
-that one score, and then guards against regressions like `tune` does. Scored once:
+that one score, and then guards against regressions like `tune` does. Scored once, by the
+rules:
 - `heldout`, first freeze: category 78.2% (43/55), figures 85.4% (41/48);
 - `heldout2`, second freeze: category 83.0% (44/53), figures 82.9% (34/41);
 - `heldout3`, third freeze: category 82.4% (42/51), figures 85.4% (35/41);
-- `heldout4`, fourth (current) freeze: category 79.6% (43/54), figures 89.1% (41/46).
-On unseen text the issue's figure threshold (85%) is met and its category threshold (90%) is
-not. The tests assert what was measured, so that they catch regressions without pretending
-the threshold is met; raising them needs a better method and a new held-out part.
+- `heldout4`, fourth freeze: category 79.6% (43/54), figures 89.1% (41/46).
+Since the fifth freeze the category comes from a model trained on all five parts
+(tools/train_category_model.py), so MEASURED below holds its scores on its own training text:
+they guard against the shipped weights and the code that reads text for them drifting apart,
+not against text it has not seen. The estimate for unseen text is the training script's
+leave-one-part-out score, 90.9% (328/361). Figures come from the rules as before.
+- `heldout5`, fifth freeze, the model's first unseen part: its single score goes here, and
+  its row into MEASURED and into the sizes checked below.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from tests.labelled_articles import ARTICLES, load, score
 CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 
-# part: category accuracy and figure recall not to fall below, noise not to rise above
+# part: category accuracy and figure recall not to fall below, noise not to rise above.
+# The category model was trained on all five parts: these are scores on its training text.
 MEASURED = {
-    "tune": (0.95, 0.91, 0.02),
-    "heldout": (0.92, 0.93, 0.02),
-    "heldout2": (0.94, 0.92, 0.02),
-    "heldout3": (0.94, 0.90, 0.06),
-    "heldout4": (0.79, 0.89, 0.04),  # scored once, unseen, by the current method
+    "tune": (0.99, 0.91, 0.02),
+    "heldout": (1.00, 0.93, 0.02),
+    "heldout2": (1.00, 0.92, 0.02),
+    "heldout3": (1.00, 0.90, 0.06),
+    "heldout4": (0.98, 0.91, 0.04),
 }
 
 

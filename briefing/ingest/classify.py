@@ -1,7 +1,12 @@
-"""Sort a development into a category with a weighted lexicon, keeping the reason for review.
+"""Sort a development into a category, keeping the reason for review.
 
+Two readers: rules over a weighted lexicon (the clause's main predicate and its terms), which
+also cut an article into developments, and a linear model learned from the labelled articles
+(`model.py`), which decides an event's category from its words, that predicate and its figures.
 The lexicon ships as `lexicon.toml` beside this module; `settings.lexicon` adds terms or
-overrides weights per category. Names of parties and places are read from the same file.
+overrides weights per category, and where one of the user's terms is in a development the rules
+decide it, so that the user's table keeps its say. Names of parties and places are read from
+the same file.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ from importlib import resources
 from typing import Any
 
 from briefing.config import Settings
+from briefing.ingest.model import describe, features, shipped_model
 
 FALLBACK = "other"
+RULES = "predicate+lexicon"
+MODEL = "linear model"
 PREDICATE_FACTOR = 3.0
 OPENING = 0.6  # a speaker's verb this early makes the sentence a statement ("X said that…")
 LOOK_BACK = 200  # characters before a verb searched for its negation, subject and speaker
@@ -57,14 +65,19 @@ class Classification:
     reasons: list[str] = field(default_factory=list)
     confidence: float = 0.0
     predicate: str | None = None
+    method: str = RULES
+    probabilities: dict[str, float] = field(default_factory=dict)
+    rules_category: str | None = None
+    predicate_votes: dict[str, float] = field(default_factory=dict)
+    edge_rule: str | None = None  # a codebook edge rule that decided, which the model obeys
 
     @property
     def strength(self) -> float:
         return max(self.scores.values(), default=0.0)
 
     def as_record(self, min_score: float) -> dict[str, Any]:
-        return {
-            "method": "predicate+lexicon",
+        record = {
+            "method": self.method,
             "category": self.category,
             "confidence": self.confidence,
             "reasons": self.reasons,
@@ -73,6 +86,10 @@ class Classification:
             "scores": self.scores,
             "matched": self.matched,
         }
+        if self.method == MODEL:
+            record["probabilities"] = self.probabilities
+            record["rules_category"] = self.rules_category
+        return record
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ class _Predicate:
     start: int
     end: int
     weights: dict[str, float]
+    edge_rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,64 @@ class Lexicon:
     reporting: Terms
     speakers: Terms
     protected: Terms
+    user_terms: Terms
+
+    def decide(
+        self, text: str, categories: Iterable[str], figures: Iterable[str] = ()
+    ) -> Classification:
+        """An event's category: the learned model's, with the rules' predicate in the reason.
+
+        The rules decide instead where a codebook edge rule they apply settles it (an attack
+        on relief is humanitarian: the model has seen too few to learn it), where a term or
+        predicate of the user's `[lexicon]` is in the text (their table is how a user corrects
+        the category), or where the model knows none of the allowed categories.
+        """
+        categories, figures = list(categories), list(figures)
+        ruled, found = self.model_input(text, categories, figures)
+        if ruled.edge_rule:
+            ruled.reasons.append(f"{ruled.edge_rule} decides, not the model")
+            return ruled
+        own = self.user_terms.search(" ".join(text.split()))
+        if own is not None:
+            ruled.reasons.append(f'your lexicon has "{own.term}": the rules decide')
+            return ruled
+        predicted = shipped_model().predict(found, categories)
+        if predicted is None:
+            return ruled
+        reasons = [r for r in ruled.reasons if not r.startswith(("terms ", "no category"))]
+        probability = predicted.probabilities[predicted.category]
+        evidence = describe(predicted.evidence, text, figures) or "no known word"
+        reasons.append(f"{evidence} → {predicted.category} (model, p={probability:.2f})")
+        if ruled.category != predicted.category:
+            reasons.append(f"the rules alone would say {ruled.category}")
+        return Classification(
+            predicted.category,
+            ruled.scores,
+            ruled.matched,
+            reasons,
+            round(min(0.99, probability), 2),
+            ruled.predicate,
+            MODEL,
+            predicted.probabilities,
+            ruled.category,
+        )
+
+    def model_input(
+        self, text: str, categories: Iterable[str], figures: Iterable[str] = ()
+    ) -> tuple[Classification, dict[str, float]]:
+        """The rules' reading of a development and the features the model reads of it."""
+        figures = list(figures)
+        ruled = self.classify(text, categories, figures)
+        sentences = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)
+        found = features(
+            sentences[0],
+            sentences[1] if len(sentences) > 1 else "",
+            ruled.predicate,
+            ruled.predicate_votes,
+            ruled.strength < self.min_score,
+            figures,
+        )
+        return ruled, found
 
     def classify(
         self, text: str, categories: Iterable[str], figures: Iterable[str] = ()
@@ -152,6 +228,8 @@ class Lexicon:
             reasons,
             confidence,
             main.term if main else None,
+            predicate_votes=dict(main.weights) if main else {},
+            edge_rule=main.edge_rule if main and main.weights.get(best) else None,
         )
 
     def _main_predicate(self, sentence: str, reasons: list[str]) -> _Predicate | None:
@@ -221,7 +299,9 @@ class Lexicon:
         reasons.append(
             f'"{main.term}" aimed at "{protected.text}": an attack on relief → humanitarian'
         )
-        return _Predicate(main.term, main.start, main.end, {"humanitarian": 3.0})
+        return _Predicate(
+            main.term, main.start, main.end, {"humanitarian": 3.0}, "codebook edge rule 2"
+        )
 
     def terms_in(self, text: str) -> list[str]:
         """Distinct lexicon terms in the text, longest first where they overlap; 'no …' not."""
@@ -403,6 +483,7 @@ def _build(user_json: str) -> Lexicon:
     for category, terms in per_category.items():
         for term, weight in terms.items():
             weights.setdefault(term.lower(), {})[category] = float(weight)
+    user_terms = [term for terms in json.loads(user_json).values() for term in terms]
     reporting = data["reporting"]
     actors = {alias: name for name, aliases in data["actors"].items() for alias in aliases}
     return Lexicon(
@@ -419,4 +500,5 @@ def _build(user_json: str) -> Lexicon:
         reporting=Terms(reporting["verbs"]),
         speakers=Terms(reporting["speakers"]),
         protected=Terms(reporting["relief_targets"]),
+        user_terms=Terms(user_terms),
     )

@@ -499,7 +499,7 @@ def extract_events(
     events: dict[str, Event] = {}
     for group in find_developments(text, lexicon, categories):
         figures = {f.name: f.value for f in group.figures}
-        result = lexicon.classify(group.decided_from, categories, figures)
+        result = lexicon.decide(group.decided_from, categories, figures)
         at, phrase = occurred_at(group.text, when, has_clock)
         place = lexicon.place_in(group.text)
         importance, why = importance_of(result.category, figures, group.text)
