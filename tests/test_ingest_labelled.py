@@ -13,8 +13,12 @@ Since the fifth freeze the category comes from a model trained on all five parts
 they guard against the shipped weights and the code that reads text for them drifting apart,
 not against text it has not seen. The estimate for unseen text is the training script's
 leave-one-part-out score, 90.9% (328/361). Figures come from the rules as before.
-- `heldout5`, fifth freeze, the model's first unseen part: its single score goes here, and
-  its row into MEASURED and into the sizes checked below.
+- `heldout5` (13 texts, 79 developments, written blind to the code while the model was being
+  built), fifth freeze, the model's first unseen part: category 81.0% (64/79), figures 80.6%
+  (58/72), noise 14.0%. The rules alone, scored on it afterwards for comparison, got 82.3%:
+  the model is no more accurate on new text than the rules, but its confidence is better
+  calibrated (97% right at 0.9 and above, 22% below 0.5; the rules 93% and 58%), which is
+  what the review gate relies on. Both miss the 90% / 85% targets.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ MEASURED = {
     "heldout2": (1.00, 0.92, 0.02),
     "heldout3": (1.00, 0.90, 0.06),
     "heldout4": (0.98, 0.91, 0.04),
+    "heldout5": (0.81, 0.80, 0.14),  # scored once, unseen, by the model
 }
 
 
@@ -48,6 +53,7 @@ MEASURED = {
         ("heldout2", 10, 50),
         ("heldout3", 10, 50),
         ("heldout4", 10, 50),
+        ("heldout5", 10, 50),
     ],
 )
 def test_labelled_parts_are_large_and_anchored(part, texts, developments):
