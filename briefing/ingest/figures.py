@@ -68,6 +68,8 @@ _CURRENCY_WORDS = {
     **{"kronor": "sek", "kroner": "nok", "zlotys": "pln", "zloty": "pln", "roubles": "rub"},
     **{"rubles": "rub", "yuan": "cny", "crowns": "czk"},
 }
+# "1.3 billion Danish crowns": crowns and kroner are several currencies; the adjective says which.
+_NATIONAL_CROWNS = {"danish": "dkk", "norwegian": "nok", "swedish": "sek", "czech": "czk"}
 _SIGN = "|".join(re.escape(s) for s in sorted(_CURRENCY_SIGNS, key=len, reverse=True))
 _CODE = "|".join(sorted((c for c in _CURRENCY_WORDS if len(c) == 3), key=len, reverse=True))
 _WORD_NUMBER = "|".join(sorted([*WORD_VALUES, "a", "half a", "one"], key=len, reverse=True))
@@ -76,14 +78,15 @@ _SCALE = r"(?:\s?(?:thousand|million|billion|trillion)|\s?(?:bn|mn|mln|[mkb]))\b
 _AMOUNT = rf"(?:{_DIGITS})(?:{_SCALE})?|(?:{_WORD_NUMBER})\s+(?:million|billion)\b"
 _MONEY = re.compile(
     rf"(?:(?P<pre>{_SIGN})\s?|\b(?P<code>{_CODE})\s?)(?P<pa>{_AMOUNT})"
-    rf"|(?P<sa>{_AMOUNT})\s+(?P<post>[A-Za-z]{{3,10}}(?:'s)?)\b",
+    rf"|(?P<sa>{_AMOUNT})\s+(?:(?P<nation>{'|'.join(_NATIONAL_CROWNS)})\s+)?"
+    rf"(?P<post>[A-Za-z]{{3,10}}(?:'s)?)\b",
     re.IGNORECASE,
 )
 # Money counts as aid only where the sentence speaks of giving.
 _AID_CONTEXT = re.compile(
     r"\b(?:package|aid|assistance|pledg\w*|grant\w*|loan\w*|fund\w*|donat\w*|support|"
     r"tranche|contribut\w*|allocat\w*|provid\w*|financ\w*|weapons?|to buy|military needs|"
-    r"windfall|sale|budget|send|sent|deliver\w*|worth of)\b",
+    r"windfall|sale|budget|send|sent|deliver\w*|worth of|disburs\w*|raised)\b",
     re.IGNORECASE,
 )
 _NOT_NEW_MONEY = re.compile(
@@ -98,7 +101,7 @@ _PERCENT = re.compile(
 )
 _PERCENT_OF = re.compile(r"^\s*of\s+(?:the\s+|all\s+|its\s+|their\s+)?((?:[\w'-]+\s*){0,5})")
 _DISTANCE = re.compile(
-    rf"(?P<q>{_DIGITS}|\b(?:{'|'.join(WORD_VALUES)}))\s*-?\s*(?P<unit>km|kilomet(?:er|re)s?|"
+    rf"(?:(?:\bbetween\s+)?(?P<low>{_DIGITS})\s*(?:and|to|-|–)\s*)?(?P<q>{_DIGITS}|\b(?:{'|'.join(WORD_VALUES)}))\s*-?\s*(?P<unit>km|kilomet(?:er|re)s?|"
     r"miles?)\b(?!/)",
     re.IGNORECASE,
 )
@@ -148,6 +151,9 @@ _MONTHS = {
     *("october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug"),
     *("sep", "sept", "oct", "nov", "dec"),
 }
+# "struck … in 147 areas": places counted after "in" take the clause's verb, as "times" do.
+_PLACES = {"areas", "settlements", "localities", "towns", "villages", "districts", "communities"}
+_PLACES |= {"regions", "cities", "locations", "oblasts", "places", "sites"}
 _PERIODS = {"hours", "hour", "days", "day", "weeks", "week", "months", "month", "years", "year"}
 _PERIOD_LEAD = {"past", "last", "next", "within", "in", "for", "after", "over", "first"}
 _NOT_AFTER = {"day", "no", "no.", "number", "article", "update", "page", "route", "group", "g"}
@@ -331,7 +337,7 @@ def parse_quantity(text: str, scale: str | None = None) -> float:
     value = total + current
     if scale:
         value *= SCALES[scale.strip().lower()]
-    return value
+    return round(value, 6)  # "4.1 billion" is 4100000000, not 4099999999.9999995
 
 
 def extract_figures(text: str) -> dict[str, float]:
@@ -466,7 +472,8 @@ def _one_person(words: list[str], index: int) -> int | None:
     if person is None or any(w in _STOP or w in _CASUALTY for w in following[:person]):
         return None
     rest = words[index + 2 + person : index + 8 + person]
-    return index + 1 + person if any(w in _CASUALTY for w in rest) else None
+    hurt = any(w in _CASUALTY for w in rest) or (index and words[index - 1] in _CASUALTY)
+    return index + 1 + person if hurt else None
 
 
 def _excluded(
@@ -562,7 +569,10 @@ def _read_around(words: list[str], count: _Count, previous_noun: list[str | None
     _act_before(words, count)
     if count.act is None:
         _act_after(words, count, position)
-    if count.act is None and count.noun == "times":
+    if count.act is None and (
+        count.noun == "times"
+        or (count.noun in _PLACES and words[count.first - 1 : count.first] == ["in"])
+    ):
         _act_of_clause(words, count)
 
 
@@ -586,6 +596,9 @@ def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
         position += 1
     while position < len(words) and len(phrase) < 5:
         word = words[position]
+        if word == "/" and phrase and words[position + 1 : position + 2] != [""]:
+            position += 2  # a model's variants: "Shahed-131/136 drones", "Kh-101/555 missiles"
+            continue
         if word in _STOP or not word[0].isalpha():
             break
         following = words[position + 1] if position + 1 < len(words) else ""
@@ -636,6 +649,8 @@ def _act_before(words: list[str], count: _Count) -> None:
         index -= 1
     if index < 0:
         return
+    if index > 1 and words[index - 1] == "or" and _is_verb(words[index - 2]):
+        index -= 2  # "downed or suppressed 189": the first verb names the act
     word = words[index]
     if index and words[index - 1] in _MODALS and word.isalpha() and word not in _STOP:
         count.act, count.act_at, count.act_before = base_participle(word), index, True
@@ -654,6 +669,13 @@ def _act_before(words: list[str], count: _Count) -> None:
 def _past_aside(words: list[str], position: int) -> int:
     """Where the verb of '5 people, including two children, were killed' or '200,000 people in
     the Ternopil region were left' starts: after the aside or the place, when a verb follows."""
+    if (
+        words[position : position + 1] == ["and"]
+        and words[position + 1 : position + 2] != [""]
+        and position + 2 < len(words)
+        and words[position + 2] in _AUXILIARY
+    ):
+        return position + 2  # "3,790 schools and universities have been damaged"
     if words[position : position + 2] == [",", "including"]:
         close = next(
             (i for i in range(position + 2, position + 8) if i < len(words) and words[i] == ","),
@@ -661,6 +683,12 @@ def _past_aside(words: list[str], position: int) -> int:
         )
         if close is not None:
             return close + 1
+    if position < len(words) and words[position] == "of":  # "40,000 tonnes of grain bound
+        for index in range(position + 1, min(position + 16, len(words) - 1)):  # for …, were"
+            if words[index] in ("were", "was") and _is_verb(words[index + 1]):
+                return index
+            if words[index] in (";", "."):
+                break
     if position < len(words) and words[position] in ("in", "near", "from", "at", "on"):
         for index in range(position + 1, min(position + 6, len(words))):
             if words[index] in ("were", "was", "have", "had", "has", "are"):
@@ -674,8 +702,12 @@ def _act_of_clause(words: list[str], count: _Count) -> None:
     """'struck the plant three times': the nearest verb before, within the clause."""
     for index in range(count.first - 1, max(-1, count.first - CLAUSE_WORDS), -1):
         word = words[index]
+        if word == "," and words[index + 1 : index + 4] in (["as", "well", "as"], ["and"]):
+            continue  # "struck energy facilities, as well as … in 147 areas"
         if word in (",", ";", ":", "."):
             return
+        if words[index + 1 : index + 2] == ["by"] or _REPORTED.fullmatch(word):
+            continue  # "facilities used by the army", "confirmed": not the clause's act
         if _is_verb(word) and not word.endswith("ing") and word not in _AUXILIARY:
             count.act, count.act_at, count.act_before = participle(word), index, True
             return
@@ -700,14 +732,23 @@ def _act_of_preposition(words: list[str], count: _Count, index: int) -> bool:
     return act is not None
 
 
+_HEDGES = [
+    [hedge, "to", be]
+    for hedge in ("estimated", "believed", "thought", "reported", "said", "expected", "feared")
+    for be in ("be", "have")
+]
+
+
 def _act_after(words: list[str], count: _Count, position: int) -> None:
     """'13 drones were shot down', '900 used', '3.7 million people remain displaced'."""
-    index = _past_aside(words, position)
+    index = start = _past_aside(words, position)
     if words[index : index + 2] == ["to", "be"]:
         index += 2
-    while index < len(words) and index < position + 4 and words[index] in _AUXILIARY:
+    while index < len(words) and index < start + 4 and words[index] in _AUXILIARY:
         index += 1
-    while index < len(words) and words[index].endswith("ly") and index < position + 5:
+    if words[index : index + 3] in _HEDGES:  # "are estimated to be displaced"
+        index += 3
+    while index < len(words) and words[index].endswith("ly") and index < start + 5:
         index += 1
     if index >= len(words):
         return
@@ -736,8 +777,9 @@ def _share_acts(words: list[str], counts: list[_Count]) -> None:
     for left, right in pairwise(counts):
         if not _joined(words[left.noun_end : right.first]):
             continue
-        if right.act is None and left.act and left.act_before:
-            right.act, right.act_before = left.act, True
+        aside = words[left.noun_end : right.first][-1:] == ["including"]
+        if right.act is None and left.act and (left.act_before or aside):
+            right.act, right.act_before = left.act, left.act_before
     for left, right in reversed(list(pairwise(counts))):
         if not _joined(words[left.noun_end : right.first]):
             continue
@@ -817,6 +859,8 @@ def _money(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:
             continue
         if match["pre"]:
             currency = _CURRENCY_SIGNS[match["pre"].lower()]
+        elif match["nation"]:
+            currency = _NATIONAL_CROWNS[match["nation"].lower()]
         else:
             currency = _CURRENCY_WORDS[(match["code"] or post).lower()]
         amount = match["pa"] or match["sa"]
@@ -868,8 +912,13 @@ def _distances(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:
     for match in _DISTANCE.finditer(sentence):
         taken.append((match.start(), match.end()))
         value = parse_quantity(match["q"])
+        upper = None
+        if match["low"]:  # "between 2 and 3 km": the range's bottom, its top as `upper`
+            value, upper = parse_quantity(match["low"]), value
         if match["unit"].lower().startswith("mile"):
             value = round(value * 1.609344)
+            upper = round(upper * 1.609344) if upper is not None else None
         lead = sentence[max(0, match.start() - 20) : match.start()].lower().split()
-        found.append(Figure("distance_km", value, _qualifier(lead, len(lead)), unit="km"))
+        qualifier = _qualifier(lead, len(lead))
+        found.append(Figure("distance_km", value, qualifier, unit="km", upper=upper))
     return found

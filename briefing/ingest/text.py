@@ -71,7 +71,8 @@ _CONTINUES = re.compile(
 )
 # A paragraph that refers back ("He added…", "35 of them…", "…, it said") may go on the last one.
 _CONTINUES_PARAGRAPH = re.compile(
-    r"^(?:he|she|they|it|of these|of those)\b|\bof them\b|, (?:it|he|she|they) (?:said|added)\b",
+    r"^(?:he|she|they|it|of these|of those)\b|\bof them\b|, (?:it|he|she|they) (?:said|added)\b"
+    r"|^under (?:the|this|that) (?:package|deal|agreement|plan|programme|program|scheme)\b",
     re.IGNORECASE,
 )
 _LEAD = re.compile(
@@ -125,20 +126,35 @@ _DATELINE = re.compile(
 )
 _LABEL = re.compile(r"^(?:[A-Z][\w'’-]*(?:\s+[\w'’-]+){0,2}):\s+(?=[A-Z\d])")
 _COMMENTARY = re.compile(
-    r"^(?:Analysis|Comment|Commentary|Background|Context|Opinion|Editor'?s note|Note)\b", re.I
+    r"^(?:Analysis|Comment|Commentary|Background|Context|Opinion|Editor'?s note|Note|"
+    r"(?:Our |Overall |Key )?Assessment|Outlook|Forecast|Bottom line|Looking ahead|"
+    r"Why it matters|What (?:it|this) means|What to watch)\b",
+    re.I,
 )
+# A section heading ("STRIKES", "FRONT LINE", "OUR ASSESSMENT"): short, in capitals, no stop.
+_SECTION = re.compile(r"[A-Z][A-Z&/ '’-]{2,40}")
 _FRAMING = re.compile(
     r"^(?:This is (?:our|the) live|Follow (?:along|our|us|live)|Here(?:'s| is| are) what|"
     r"Welcome to|Good (?:morning|afternoon|evening)|We(?:'ll| will) be back|Stay with us|"
     r"Stay tuned|This live (?:page|blog)|For more information|Read more|Subscribe|"
     r"Sign up|Key (?:events|takeaways)|Glory to Ukraine|We (?:do not|don't|will not) report|"
-    r"(?:These|Such) developments|Overall, |In summary|To recap)",
+    r"(?:These|Such) developments|Overall, |In summary|To recap|For now, |"
+    r"By (?!the\b)[a-z]+ing\b|"  # "By striking ports…, Russia demonstrates…": a judgement
+    r".*\bhere(?:'s| is| are) (?:what|where|how)\b|"
+    r".*, (?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b)",
     re.IGNORECASE,
 )
 _JOIN = re.compile(
     r",?\s+and\s+(?=(?:also\s+|then\s+|later\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|"
     r"held|gave|made|shot|sank|fled|led|won|lost|signed|imposed)\b)"
 )
+# ", and the Pentagon announced …", ", while Lithuania pledged …": another actor's own act.
+_JOIN_ACTOR = re.compile(
+    r",\s+(?:and|while|whereas)\s+(?=(?:the\s+)?[A-Z][\w'’.-]*(?:\s+(?:of\s+)?[A-Z][\w'’.-]*){0,4}"
+    r"\s+(?:\w+ly\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|held|gave|made|shot|sank|fled|"
+    r"led|won|lost|signed|imposed|agreed)\b)"
+)
+_REFERS_BACK = re.compile(r"\b(?:them|these|those|it|its)\b", re.IGNORECASE)
 _SUBORDINATE = re.compile(r"\b(?:which|who|that|whose|where|after|since|when|while)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.,-])\d[\d,.]*(?![\w-])")
 _HEAD_OF_STATE = re.compile(
@@ -203,10 +219,17 @@ def paragraphs(text: str) -> list[str]:
     text = without_control_characters(text.replace("\r\n", "\n").replace("\r", "\n"))
     blocks = re.split(r"\n\s*\n", text) if re.search(r"\n\s*\n", text) else text.split("\n")
     found = []
+    commentary = False  # under a heading such as "OUR ASSESSMENT", until the next heading
     for block in blocks:
         for unit in _units(block):
-            unit = _LABEL.sub("", _STAMP.sub("", _DATELINE.sub("", " ".join(unit.split()))))
-            if unit and not _ONLY_STAMP.fullmatch(unit) and not _COMMENTARY.match(unit):
+            unit = _STAMP.sub("", _DATELINE.sub("", " ".join(unit.split())))
+            if _SECTION.fullmatch(unit):
+                commentary = bool(_COMMENTARY.match(unit))
+                continue
+            if commentary or _COMMENTARY.match(unit):
+                continue
+            unit = _LABEL.sub("", unit)
+            if unit and not _ONLY_STAMP.fullmatch(unit):
                 found.append(unit)
     return found
 
@@ -261,6 +284,12 @@ def _headline(line: str) -> bool:
     return title_case or (len(words) < HEADLINE_WORDS and not attributed)
 
 
+def _first_line(text: str, paragraph: str) -> bool:
+    """Whether a paragraph is the article's first line as written (not a bullet): its title."""
+    line = text.lstrip().split("\n", 1)[0]
+    return not _BULLET.match(line) and " ".join(line.split()).endswith(paragraph)
+
+
 @dataclass
 class Development:
     """Consecutive sentences about one thing, with each sentence's own category scores."""
@@ -285,9 +314,12 @@ class Development:
 def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> list[Development]:
     """The developments an article reports, in the order it reports them."""
     groups: list[Development] = []
-    for paragraph in paragraphs(text):
-        if not _ENDS_SENTENCE.search(paragraph) and _headline(paragraph):
-            continue  # a headline, a byline, a list of links
+    units = paragraphs(text)
+    for index, paragraph in enumerate(units):
+        if not _ENDS_SENTENCE.search(paragraph) and (
+            _headline(paragraph) or (index == 0 and len(units) > 1 and _first_line(text, paragraph))
+        ):
+            continue  # a headline (an article's first line without a stop), a byline, links
         first = True
         for sentence in sentences(paragraph):
             if _FRAMING.match(sentence):
@@ -346,6 +378,15 @@ def clauses(sentence: str, lexicon: Lexicon, categories: list[str]) -> list[tupl
     """
     if len(sentence) > LONGEST_SENTENCE:
         return [(sentence, sentence)]  # not a sentence a reporter wrote: left whole
+    for join in _JOIN_ACTOR.finditer(sentence):
+        left, right = sentence[: join.start()], sentence[join.end() :]
+        if _REFERS_BACK.search(right.split(",")[0]):
+            continue  # "…, and Ukraine shot down 56 of them": the same development
+        halves = [lexicon.classify(h, categories, _figure_names(h)) for h in (left, right)]
+        if min(h.strength for h in halves) >= lexicon.min_score:
+            left = left.rstrip(",") + "."
+            right = right[:1].upper() + right[1:]
+            return [(left, left), *clauses(right, lexicon, categories)]
     for join in _JOIN.finditer(sentence):
         left, right = sentence[: join.start()], sentence[join.end() :]
         if _SUBORDINATE.search(re.split(r"[,;:]", left)[-1]):
