@@ -152,6 +152,43 @@ def test_every_event_explains_its_category_and_importance(roundup_events):
             "Some 200 children were returned to Ukraine.",
             [("children_returned", 200, "approximately", None)],
         ),
+        (
+            "350 people, including 70 children, had been evacuated from Bilozerske.",
+            [("evacuated", 350, None, None), ("children_evacuated", 70, None, None)],
+        ),
+        (
+            "Some 7.7 million people are estimated to be internally displaced.",
+            [("displaced", 7.7e6, "approximately", None)],
+        ),
+        (
+            "Almost 40,000 tonnes of grain bound for Africa, for China and Israel were damaged.",
+            [("tonnes_damaged", 40000, "approximately", None)],
+        ),
+        (
+            "Russian forces struck energy facilities, as well as deployment points in 147 areas.",
+            [("areas_struck", 147, None, None)],
+        ),
+        (
+            "Russia launched 24 Shahed-131/136 drones and six Kh-101/555 cruise missiles.",
+            [("drones_launched", 24, None, None), ("missiles_launched", 6, None, None)],
+        ),
+        (
+            "Russia launched 212 drones; Ukraine downed or suppressed 189 of them.",
+            [("drones_launched", 212, None, None), ("drones_destroyed", 189, None, None)],
+        ),
+        (
+            "A Russian drone strike on a village killed a 47-year-old man.",
+            [("killed", 1, None, None)],
+        ),
+        (
+            "Russian forces advanced between 2 and 3 km west of Pokrovsk.",
+            [("distance_km", 2, None, 3)],
+        ),
+        (
+            "Denmark will give Ukraine 1.3 billion Danish crowns; the Commission disbursed €4.1 "
+            "billion.",
+            [("aid_value_dkk", 1.3e9, None, None), ("aid_value_eur", 4.1e9, None, None)],
+        ),
     ],
 )
 def test_figures_are_an_open_set_with_their_notes(text, expected):
@@ -190,6 +227,40 @@ def test_negation_and_background_do_not_count(tmp_path):
     )
     assert no_launch.category == "diplomatic", no_launch.classification["reasons"]
     assert any('negated "launch' in r for r in no_launch.classification["reasons"])
+
+
+def test_headlines_commentary_and_framing_are_not_events(tmp_path):
+    """Codebook: headlines and commentary that reports no act are not developments, even when
+    a headline has a verb ("destroyed") or a commentary heading stands on its own line."""
+    text = (
+        "Kakhovka dam destroyed, evacuations under way in Kherson region\n\n"
+        "Four years on, here is where things stand.\n\n"
+        "Russia launched 40 drones at Kyiv overnight, the mayor said.\n\n"
+        "Analysis: For now, the strikes have given Moscow what it wanted most.\n\n"
+        "By striking ports near the border, Russia once again shows its disregard for law.\n\n"
+        "European governments have been scrambling to fill gaps, analysts say.\n\n"
+        "OUR ASSESSMENT\n\n"
+        "The offensive has so far produced incremental gains at a high cost."
+    )
+    events = extract_events(
+        text, published=date(2025, 3, 12), source="Wire", url=None, settings=make_settings(tmp_path)
+    )
+    assert [e.figures for e in events] == [{"drones_launched": 40}]
+
+
+def test_another_actors_act_in_the_same_sentence_is_its_own_development(tmp_path):
+    events = extract_events(
+        "The Netherlands said it would contribute €350 million to buy shells for Ukraine, while "
+        "Lithuania pledged another 35 million euros for drones.",
+        published=date(2025, 3, 12),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert [e.figures for e in events] == [
+        {"aid_value_eur": 350e6},
+        {"aid_value_eur": 35e6},
+    ]
 
 
 def test_a_paragraph_without_a_final_stop_is_kept_and_a_headline_is_not(tmp_path):

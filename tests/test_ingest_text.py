@@ -182,6 +182,41 @@ def test_an_attack_on_relief_is_humanitarian_whatever_the_model_says(settings):
     assert any("edge rule 2 decides" in why for why in event.classification["reasons"])
 
 
+@pytest.mark.parametrize(
+    ("text", "category", "rule"),
+    [
+        (
+            "The Ministry of Foreign Affairs welcomes the decision of India to send humanitarian "
+            "assistance to Ukraine, including medicines and generators.",
+            "diplomatic",
+            "codebook rule 4",
+        ),
+        (
+            "With the mediation of the United Arab Emirates, 157 Russian servicemen were returned "
+            "from territory controlled by Kyiv.",
+            "humanitarian",
+            "codebook edge rule 6",
+        ),
+        (
+            "The UN said at least 670 children had been killed since February 2022.",
+            "humanitarian",
+            "codebook edge rule 2",
+        ),
+        (
+            "A volunteer foundation said it had raised ₴250m for interceptor drones.",
+            "aid",
+            "codebook edge rule 3",
+        ),
+    ],
+)
+def test_a_codebook_rule_decides_before_the_model(settings, text, category, rule):
+    """Statements are diplomatic whatever they are about; people returned and a civilian toll
+    over a period are humanitarian; money given is aid. The reason says which rule decided."""
+    (event,) = _extract(text, settings)
+    assert event.category == category, event.classification
+    assert any(rule in why for why in event.classification["reasons"])
+
+
 def test_user_lexicon_extends_and_switches_off_terms(tmp_path):
     text = "Ukraine's harvest of grain reached 59 million tonnes this year, the ministry said."
     plain = make_settings(tmp_path)

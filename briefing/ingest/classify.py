@@ -15,12 +15,13 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from briefing.config import Settings
+from briefing.ingest.figures import first_money
 from briefing.ingest.model import describe, features, shipped_model
 
 FALLBACK = "other"
@@ -135,6 +136,13 @@ class Lexicon:
         if ruled.edge_rule:
             ruled.reasons.append(f"{ruled.edge_rule} decides, not the model")
             return ruled
+        counted = _codebook_rule(text, figures, ruled)
+        if counted is not None and counted[0] in categories:
+            category, rule = counted
+            reasons = [*ruled.reasons, f"{rule} → {category}, not the model"]
+            return replace(
+                ruled, category=category, reasons=reasons, confidence=0.9, edge_rule=rule
+            )
         own = self.user_terms.search(" ".join(text.split()))
         if own is not None:
             ruled.reasons.append(f'your lexicon has "{own.term}": the rules decide')
@@ -322,6 +330,55 @@ class Lexicon:
         """The first named place and its country code."""
         match = self.place_names.search(text)
         return (match.group(0), self.places[match.group(0)]) if match else None
+
+
+_PERIOD = re.compile(
+    r"\b(?:since|so far|to date|monthly|in (?:the (?:past|last) )?(?:january|february|march|april|"
+    r"may|june|july|august|september|october|november|december|month|year|week))\b",
+    re.IGNORECASE,
+)
+_CIVILIANS = re.compile(r"\b(?:civilians?|children|people|residents|women)\b", re.IGNORECASE)
+_COMBATANTS = re.compile(r"\b(?:soldiers|troops|servicemen|fighters|personnel)\b", re.IGNORECASE)
+_PEOPLE_RETURNED = re.compile(r"_(?:returned|exchanged|released|repatriated|freed|swapped)$")
+_STATEMENT = re.compile(
+    r"condemn\*|call(?:ed|s) (?:for|on|the)|urge[sd]|accused|denounced|rejected|reject|"
+    r"summoned|expelled|critici[sz]ed|thanked|welcome\*|protests",
+    re.IGNORECASE,
+)
+_ASIDE = re.compile(r"\b(?:where|since|after|when|while|which|who|expected to)\b", re.I)
+_AGREEMENT = re.compile(r"\b(?:agree\w*|will|would)\b", re.IGNORECASE)
+
+
+def _codebook_rule(text: str, figures: list[str], ruled: Classification) -> tuple[str, str] | None:
+    """A codebook rule that settles the category: a statement is diplomatic whatever it is
+    about (rule 4); people evacuated or displaced, a civilian toll over a period and people
+    returned are humanitarian (rules 2 and 6); money given or pledged in the main clause is aid
+    (rule 3). On the six labelled parts these decide rightly where they apply (docs/codebook.md)."""
+    if ruled.predicate and _STATEMENT.fullmatch(ruled.predicate):
+        return "diplomatic", f'codebook rule 4 (a statement: "{ruled.predicate}")'
+    if any(
+        n in ("evacuated", "displaced") or n.endswith(("_evacuated", "_displaced")) for n in figures
+    ):
+        return "humanitarian", "codebook edge rule 2 (evacuation, displacement)"
+    if (
+        "killed" in figures
+        and _PERIOD.search(text)
+        and _CIVILIANS.search(text)
+        and not _COMBATANTS.search(text)
+    ):
+        return "humanitarian", "codebook edge rule 2 (a civilian toll over a period)"
+    if any(_PEOPLE_RETURNED.search(n) for n in figures) and not _AGREEMENT.search(text):
+        return "humanitarian", "codebook edge rule 6 (people returned)"
+    lead = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)[0]
+    money = first_money(lead)
+    if (
+        money is not None
+        and any(n.startswith("aid_value_") for n in figures)
+        and not ruled.predicate_votes.get("diplomatic")
+        and not _ASIDE.search(lead[:money])
+    ):
+        return "aid", "codebook edge rule 3 (money given or pledged)"
+    return None
 
 
 def _subject(clause: str) -> str:

@@ -86,12 +86,13 @@ _MONEY = re.compile(
 _AID_CONTEXT = re.compile(
     r"\b(?:package|aid|assistance|pledg\w*|grant\w*|loan\w*|fund\w*|donat\w*|support|"
     r"tranche|contribut\w*|allocat\w*|provid\w*|financ\w*|weapons?|to buy|military needs|"
-    r"windfall|sale|budget|send|sent|deliver\w*|worth of|disburs\w*|raised)\b",
+    r"windfall|sale|budget|send|sent|deliver\w*|worth of|disburs\w*|raised|give[ns]?|giving|"
+    r"gave)\b",
     re.IGNORECASE,
 )
 _NOT_NEW_MONEY = re.compile(
     r"\b(?:bringing|brings|brought|raising)\b[^.;]{0,60}$|\b(?:seeks?|seeking|requires?|"
-    r"appeal(?:ed)? for|estimated at|cost of|damage)\b[^.;]{0,30}$",
+    r"appeal(?:ed)? for|estimated at|cost of|damage|shortfall|gap)\b[^.;]{0,30}$",
     re.IGNORECASE,
 )
 _PERCENT = re.compile(
@@ -843,6 +844,14 @@ def _side(
         text = text[reported[-1].end() :]
     before = sides(text)
     return before[-1] if before else None
+
+
+def first_money(text: str) -> int | None:
+    """Where the text first states an amount of money, or None."""
+    match = _MONEY.search(text)
+    while match and match["sa"] and (match["post"] or "").lower() not in _CURRENCY_WORDS:
+        match = _MONEY.search(text, match.end())
+    return match.start() if match else None
 
 
 def _money(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:

@@ -33,6 +33,8 @@ _STOP = frozenset(
         *("the", "a", "an", "of", "and", "or", "to", "in", "on", "at", "by", "for", "with"),
         *("from", "as", "is", "was", "were", "be", "been", "has", "have", "had", "it", "its"),
         *("this", "that", "their", "his", "her", "they", "he", "she", "which", "who"),
+        # reporting words are transparent (codebook): what is reported decides
+        *("said", "says", "say", "told", "according", "reported", "added", "stated"),
     }
 )
 _SUFFIXES = ("ing", "ed", "es", "s")
