@@ -126,8 +126,10 @@ class Lexicon:
     ) -> Classification:
         """An event's category: the learned model's, with the rules' predicate in the reason.
 
-        The rules decide instead where a codebook edge rule they apply settles it (an attack
-        on relief is humanitarian: the model has seen too few to learn it), where a term or
+        The rules decide instead where a codebook rule settles it (an attack on relief is
+        humanitarian, a statement diplomatic, an evacuation humanitarian, money given aid: the
+        codebook says so whatever the topic words, and the model has seen too few of some
+        to learn it; see `_codebook_rule`), where a term or
         predicate of the user's `[lexicon]` is in the text (their table is how a user corrects
         the category), or where the model knows none of the allowed categories.
         """
