@@ -248,6 +248,19 @@ def test_headlines_commentary_and_framing_are_not_events(tmp_path):
     assert [e.figures for e in events] == [{"drones_launched": 40}]
 
 
+def test_a_first_line_that_reports_and_a_judgement_with_a_count_are_kept(tmp_path):
+    """A pasted report whose first line is attributed is no headline; a sentence opening like
+    commentary that counts something reports it."""
+    text = (
+        "Russia launched 40 drones at Kyiv overnight, the mayor said\n\n"
+        "For now, 20 people remain in hospital."
+    )
+    events = extract_events(
+        text, published=date(2025, 3, 12), source="Wire", url=None, settings=make_settings(tmp_path)
+    )
+    assert [e.figures for e in events] == [{"drones_launched": 40}, {"people": 20}]
+
+
 def test_another_actors_act_in_the_same_sentence_is_its_own_development(tmp_path):
     events = extract_events(
         "The Netherlands said it would contribute €350 million to buy shells for Ukraine, while "

@@ -138,10 +138,15 @@ _FRAMING = re.compile(
     r"Welcome to|Good (?:morning|afternoon|evening)|We(?:'ll| will) be back|Stay with us|"
     r"Stay tuned|This live (?:page|blog)|For more information|Read more|Subscribe|"
     r"Sign up|Key (?:events|takeaways)|Glory to Ukraine|We (?:do not|don't|will not) report|"
-    r"(?:These|Such) developments|Overall, |In summary|To recap|For now, |"
-    r"By (?!the\b)[a-z]+ing\b|"  # "By striking ports…, Russia demonstrates…": a judgement
-    r".*\bhere(?:'s| is| are) (?:what|where|how)\b|"
-    r".*, (?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b)",
+    r"(?:These|Such) developments|Overall, |In summary|To recap|"
+    r".*\bhere(?:'s| is| are) (?:what|where|how)\b)",
+    re.IGNORECASE,
+)
+# A judgement, when it counts nothing: "Governments have been scrambling…, analysts say",
+# "For now, the summit has given Putin…", "By striking ports…, Russia demonstrates…".
+_JUDGEMENT = re.compile(
+    r".*, (?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b"
+    r"|For now, |By (?!the\b)[a-z]+ing\b",
     re.IGNORECASE,
 )
 _JOIN = re.compile(
@@ -287,7 +292,9 @@ def _headline(line: str) -> bool:
 def _first_line(text: str, paragraph: str) -> bool:
     """Whether a paragraph is the article's first line as written (not a bullet): its title."""
     line = text.lstrip().split("\n", 1)[0]
-    return not _BULLET.match(line) and " ".join(line.split()).endswith(paragraph)
+    if _BULLET.match(line) or re.search(r"\bsaid\b|\baccording to\b", line):
+        return False  # a bullet, or a report's first sentence ("…, the mayor said")
+    return " ".join(line.split()).endswith(paragraph)
 
 
 @dataclass
@@ -322,7 +329,9 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
             continue  # a headline (an article's first line without a stop), a byline, links
         first = True
         for sentence in sentences(paragraph):
-            if _FRAMING.match(sentence):
+            if _FRAMING.match(sentence) or (
+                _JUDGEMENT.match(sentence) and not _NUMBER.search(sentence)
+            ):
                 continue
             parts = [
                 p
