@@ -263,7 +263,7 @@ def test_user_lexicon_extends_and_switches_off_terms(tmp_path):
         ),
         ("Washington announced $400 million in security assistance.", {"aid_value_usd": 400e6}),
         ("Drones hit a refinery some 1,200 kilometres from the border.", {"distance_km": 1200}),
-        ("The depot lies 100 miles behind the front.", {"distance_km": 161}),
+        ("The depot lies 100 miles behind the front.", {"distance_km": 160.9}),
         (
             "About 10,000 North Korean troops are in Russia; the S-300 missiles were moved.",
             {"troops": 10000},

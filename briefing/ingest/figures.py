@@ -70,6 +70,12 @@ _CURRENCY_WORDS = {
 }
 # "1.3 billion Danish crowns": crowns and kroner are several currencies; the adjective says which.
 _NATIONAL_CROWNS = {"danish": "dkk", "norwegian": "nok", "swedish": "sek", "czech": "czk"}
+# "Norway pledged 7.5bn crowns": without the adjective, the country giving them says which.
+_CROWN_COUNTRIES = [
+    (re.compile(r"\b(?:Norw\w*|Oslo)\b"), "nok"),
+    (re.compile(r"\b(?:Denmark|Danish|Copenhagen)\b"), "dkk"),
+    (re.compile(r"\b(?:Swed\w*|Stockholm)\b"), "sek"),
+]
 _SIGN = "|".join(re.escape(s) for s in sorted(_CURRENCY_SIGNS, key=len, reverse=True))
 _CODE = "|".join(sorted((c for c in _CURRENCY_WORDS if len(c) == 3), key=len, reverse=True))
 _WORD_NUMBER = "|".join(sorted([*WORD_VALUES, "a", "half a", "one"], key=len, reverse=True))
@@ -87,7 +93,7 @@ _AID_CONTEXT = re.compile(
     r"\b(?:package|aid|assistance|pledg\w*|grant\w*|loan\w*|fund\w*|donat\w*|support|"
     r"tranche|contribut\w*|allocat\w*|provid\w*|financ\w*|weapons?|to buy|military needs|"
     r"windfall|sale|budget|send|sent|deliver\w*|worth of|disburs\w*|raised|give[ns]?|giving|"
-    r"gave)\b",
+    r"gave|approv\w*)\b",
     re.IGNORECASE,
 )
 _NOT_NEW_MONEY = re.compile(
@@ -95,8 +101,11 @@ _NOT_NEW_MONEY = re.compile(
     r"appeal(?:ed)? for|estimated at|cost of|damage|shortfall|gap)\b[^.;]{0,30}$",
     re.IGNORECASE,
 )
+# A range is "between 45 and 52 percent", "45% to 52%" or "45-52%"; in "Nord Stream 1 to 40
+# percent" the 1 is a name's, not a range's bottom.
 _PERCENT = re.compile(
-    rf"(?:\bbetween\s+)?(?P<a>{_DIGITS})\s*(?:%|percent|per cent)?\s*(?:and|to|-|–)\s*"
+    rf"(?:\bbetween\s+(?P<a>{_DIGITS})\s*(?:%|percent|per cent)?\s*(?:and|to|-|–)"
+    rf"|(?P<c>{_DIGITS})\s*(?:%|percent|per cent)\s*(?:and|to|-|–)|(?P<d>{_DIGITS})\s*[-–])\s*"
     rf"(?P<b>{_DIGITS})\s*(?:%|percent\b|per cent\b)|(?P<n>{_DIGITS})\s*(?:%|percent\b|per cent\b)",
     re.IGNORECASE,
 )
@@ -171,6 +180,8 @@ _ONE_PERSON = {
     *("man", "woman", "child", "boy", "girl", "person", "civilian", "resident", "soldier"),
     *("teenager", "pensioner", "driver", "worker", "officer", "rescuer", "policeman"),
 }
+_RELATIVES = _ONE_PERSON | {"son", "daughter", "husband", "wife", "mother", "father", "brother"}
+_RELATIVES |= {"sister", "grandson", "granddaughter", "grandmother", "grandfather", "baby"}
 _SYNONYMS = {
     "uavs": "drones",
     "uav": "drones",
@@ -239,6 +250,7 @@ _ING = {
     "fleeing": "fled",
     "cutting": "cut",
     "putting": "put",
+    "using": "used",
 }
 _NOT_VERBS = {
     *("including", "during", "morning", "evening", "according", "following", "regarding"),
@@ -258,6 +270,9 @@ _CASUALTY = {
     "wounded": "injured",
     "wound": "injured",
     "hurt": "injured",
+    "killing": "killed",
+    "injuring": "injured",
+    "wounding": "injured",
 }
 _WEAPON_ACTS = {
     "launched": "launched",
@@ -288,6 +303,7 @@ _BASE_IRREGULAR = {
 _QUALIFYING = {"at", "least", "more", "than", "up", "to", "about", "around", "some", "over"}
 _QUALIFYING |= {"nearly", "almost", "roughly", "approximately", "an", "estimated", "a", "total"}
 _QUALIFYING |= {"further", "additional", "another", "only", "just", "fewer", "less", "under"}
+_QUALIFYING |= {"between"}
 _AUXILIARY = {"were", "was", "have", "has", "had", "been", "be", "are", "is", "remain"}
 _AUXILIARY |= {"remained", "remains", "being", "got", "later", "also", "all", "reportedly"}
 _COORDINATION = {",", "and", "as", "well", "plus", "along", "with", "or", "another", "a"}
@@ -374,6 +390,7 @@ class _Count:
     act_at: int | None = None
     act_before: bool = False
     whole: float | None = None
+    upper: float | None = None
     bare: bool = False
     noun_end: int = 0
 
@@ -421,9 +438,22 @@ def _counts(words: list[str], tokens: list[tuple[str, int, int]], clause: str) -
             index += 1
             continue
         if not _excluded(words, tokens, clause, index, end):
-            counts.append(_Count(index, end, value))
+            count = _Count(index, end, value)
+            top_end, top = _range_top(words, index, end)
+            if top_end > end:  # "between 100 and 150 jets": the bottom, with its top as `upper`
+                count.last, count.upper, end = top_end, top, top_end
+            counts.append(count)
         index = end
     return counts
+
+
+def _range_top(words: list[str], first: int, end: int) -> tuple[int, float]:
+    """The end and value of a range's top after 'between N and', or (end, 0)."""
+    if first and words[first - 1] == "between" and words[end : end + 1] == ["and"]:
+        top_end, top = _number_at(words, end + 1)
+        if top_end > end + 1:
+            return top_end, top
+    return end, 0.0
 
 
 def _number_at(words: list[str], index: int) -> tuple[int, float]:
@@ -448,6 +478,11 @@ def _number_at(words: list[str], index: int) -> tuple[int, float]:
     elif word == "a" and index + 1 < len(words) and words[index + 1] in ("dozen", "million"):
         return index + 2, parse_quantity(" ".join(words[index : index + 2]))
     elif word in ("a", "an", "one") and (person := _one_person(words, index)):
+        pair = words[person + 1 : person + 5]  # "a woman and her teenage son": two people
+        if pair[:2] in (["and", "her"], ["and", "his"], ["and", "a"], ["and", "an"]):
+            other = next((i for i, w in enumerate(pair[2:4]) if w in _RELATIVES), None)
+            if other is not None:
+                return person + 3 + other, 2.0
         return person, 1.0
     else:
         return index, 0.0
@@ -491,11 +526,23 @@ def _excluded(
         return True
     if word.isdigit() and len(word) == 4 and 1900 <= int(word) <= 2100:
         return True
+    if _model_number(words, tokens, first, end):
+        return True
     if before in _MONTHS or after in _MONTHS or before in _NOT_AFTER:
         return True
     if after in _PERIODS and before in _PERIOD_LEAD:
         return True
     return first > 1 and words[first - 1] == "." and words[first - 2] == "no"
+
+
+def _model_number(
+    words: list[str], tokens: list[tuple[str, int, int]], first: int, end: int
+) -> bool:
+    """'25 Leopard 1 tanks', 'Nord Stream 1': a small number after a name is the name's."""
+    if first < 2 or end - first != 1 or not words[first].isdigit() or len(words[first]) > 2:
+        return False
+    name = tokens[first - 1][0]
+    return name[:1].isupper() and name.isalpha() and words[first - 1] not in _STOP
 
 
 def _qualifier(words: list[str], first: int) -> Qualifier | None:
@@ -570,11 +617,15 @@ def _read_around(words: list[str], count: _Count, previous_noun: list[str | None
     _act_before(words, count)
     if count.act is None:
         _act_after(words, count, position)
+    lead = count.first - 1
+    while lead > 0 and words[lead] in _QUALIFYING and lead > count.first - 4:
+        lead -= 1  # "in at least nine regions"
     if count.act is None and (
-        count.noun == "times"
-        or (count.noun in _PLACES and words[count.first - 1 : count.first] == ["in"])
+        count.noun == "times" or (count.noun in _PLACES and words[lead : lead + 1] == ["in"])
     ):
         _act_of_clause(words, count)
+    if count.noun is None and count.act_before and previous_noun[0] in _WEAPONS:
+        count.noun = previous_noun[0]  # "…; air defences shot down 26": of the drones before
 
 
 def _part_of(words: list[str], count: _Count, position: int) -> int:
@@ -587,7 +638,10 @@ def _part_of(words: list[str], count: _Count, position: int) -> int:
     end, whole = _number_at(words, position) if position < len(words) else (position, 0.0)
     if end > position:
         count.whole, position = whole, end
-    return _noun_phrase(words, count, position)
+    position = _noun_phrase(words, count, position)
+    if count.noun is None and count.whole is not None:
+        count.bare = True  # "neutralised 118 of the 146": of the things counted before
+    return position
 
 
 def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
@@ -599,6 +653,9 @@ def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
         word = words[position]
         if word == "/" and phrase and words[position + 1 : position + 2] != [""]:
             position += 2  # a model's variants: "Shahed-131/136 drones", "Kh-101/555 missiles"
+            continue
+        if word[0].isdigit() and phrase and len(word) <= 2 and word.isdigit():
+            position += 1  # "Leopard 1 tanks": the model's number, then the noun
             continue
         if word in _STOP or not word[0].isalpha():
             break
@@ -709,7 +766,9 @@ def _act_of_clause(words: list[str], count: _Count) -> None:
             return
         if words[index + 1 : index + 2] == ["by"] or _REPORTED.fullmatch(word):
             continue  # "facilities used by the army", "confirmed": not the clause's act
-        if _is_verb(word) and not word.endswith("ing") and word not in _AUXILIARY:
+        if word.endswith("ing") and index and words[index - 1] != ",":
+            continue  # "workshops assembling drones": a noun's modifier, not the clause's verb
+        if _is_verb(word) and word not in _AUXILIARY:  # ", targeting … in nine regions"
             count.act, count.act_at, count.act_before = participle(word), index, True
             return
 
@@ -810,7 +869,7 @@ def _named(
     else:
         name = f"{noun}_{act}" if act else str(noun)
     side = _side(count, clause, tokens, sides) if sides else None
-    figure = Figure(name, count.value, count.qualifier, side=side)
+    figure = Figure(name, count.value, count.qualifier, upper=count.upper, side=side)
     found = [figure]
     if count.whole is not None:
         whole_name = f"{noun}_launched" if noun in _WEAPONS else str(noun)
@@ -857,11 +916,16 @@ def first_money(text: str) -> int | None:
 def _money(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:
     found = []
     giving = _AID_CONTEXT.search(sentence) is not None
+    stated_end = -1
     for match in _MONEY.finditer(sentence):
         post = (match["post"] or "").lower()
         if match["sa"] and post not in _CURRENCY_WORDS:
             continue
         taken.append((match.start(), match.end()))
+        converted = sentence[stated_end : match.start()].strip() == "("
+        stated_end = match.end()
+        if converted:
+            continue  # "7.5bn crowns ($710m)": the amount once, in its own currency
         if not giving or _NOT_NEW_MONEY.search(
             sentence[max(0, match.start() - 80) : match.start()]
         ):
@@ -872,6 +936,9 @@ def _money(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:
             currency = _NATIONAL_CROWNS[match["nation"].lower()]
         else:
             currency = _CURRENCY_WORDS[(match["code"] or post).lower()]
+            if post in ("crowns", "kroner", "kronor"):
+                named = (code for country, code in _CROWN_COUNTRIES if country.search(sentence))
+                currency = next(named, currency)
         amount = match["pa"] or match["sa"]
         scale = re.search(_SCALE + "$", amount)
         number = amount[: scale.start()] if scale else amount
@@ -901,7 +968,7 @@ def _percentages(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:
                     break
                 phrase.append(word)
             noun = phrase[-1].replace("-", "_").removesuffix("'s") if phrase else noun
-        lower = match["a"] or match["n"]
+        lower = match["a"] or match["c"] or match["d"] or match["n"]
         upper = float(match["b"].replace(",", "")) if match["b"] else None
         lead = sentence[max(0, match.start() - 20) : match.start()].lower().split()
         found.append(
@@ -925,8 +992,8 @@ def _distances(sentence: str, taken: list[tuple[int, int]]) -> list[Figure]:
         if match["low"]:  # "between 2 and 3 km": the range's bottom, its top as `upper`
             value, upper = parse_quantity(match["low"]), value
         if match["unit"].lower().startswith("mile"):
-            value = round(value * 1.609344)
-            upper = round(upper * 1.609344) if upper is not None else None
+            value = round(value * 1.609344, 1)  # "250 miles" is 402.3 km
+            upper = round(upper * 1.609344, 1) if upper is not None else None
         lead = sentence[max(0, match.start() - 20) : match.start()].lower().split()
         qualifier = _qualifier(lead, len(lead))
         found.append(Figure("distance_km", value, qualifier, unit="km", upper=upper))

@@ -146,9 +146,35 @@ _FRAMING = re.compile(
 # "For now, the summit has given Putin…", "By striking ports…, Russia demonstrates…".
 _JUDGEMENT = re.compile(
     r".*, (?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b"
-    r"|For now, |By (?!the\b)[a-z]+ing\b",
+    r"|For now, |By (?!the\b)[a-z]+ing\b"
+    r"|(?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b",
     re.IGNORECASE,
 )
+# What continues the development before it and reports no act of its own (docs/codebook.md):
+# a quotation ("“People have survived…,” said …"), a line introducing one ("… said:"), a
+# sentence in the present with no past act ("Moscow says it does not target civilians",
+# "Needs remain enormous"), and background ("had been spared since…", "takes … support since
+# February 2022 to over £4.6 billion").
+_QUOTATION = re.compile(r"^[\"“‘]|:$")
+_BACKGROUND_SENTENCE = re.compile(
+    r"\b(?:takes|took|brings|brought|bringing|taking)\b.{0,80}\bsince\b.{0,40}\bto\b"
+    r"|\b(?:opened|built|founded|launched) (?:by \w+ )?in (?:1[89]|20)\d\d\b",
+    re.IGNORECASE,
+)
+# A sentence about the act before it: "Rescuers pulled four people…", "The blast also damaged…",
+# "The talks ended after less than two hours".
+_REFERS_TO_ACT = re.compile(
+    r"^(?:rescuers|rescue workers|"
+    r"firefighters|emergency workers|(?:the|this|that) (?:blast|explosion|strike|attack|bombs?|"
+    r"missiles?|shelling|impact|talks|meeting))\b"
+    r"|^(?:the|this|that|it) \w+ also (?:[a-z]{3,}ed|hit|struck)\b",
+    re.IGNORECASE,
+)
+# "The strike came as officials from 45 countries met…": what follows is news of its own.
+_FRAMES_NEWS = re.compile(r"\b(?:came|comes|followed|follows) (?:as|after|when|while)\b", re.I)
+_DISTANCE = re.compile(r"\d[\d,.]*[- ]?(?:km|kilomet(?:re|er)s?|miles?)\b", re.IGNORECASE)
+_STATE = re.compile(r"\b(?:remains?|is|are|seems?|looks?)\s+(?:\w+ly\s+)?\w+ed\b", re.I)
+_FUTURE = re.compile(r"\b(?:will|would|plans? to|is to|are to|intends? to)\b", re.IGNORECASE)
 _JOIN = re.compile(
     r",?\s+and\s+(?=(?:also\s+|then\s+|later\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|"
     r"held|gave|made|shot|sank|fled|led|won|lost|signed|imposed)\b)"
@@ -328,19 +354,19 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
         ):
             continue  # a headline (an article's first line without a stop), a byline, links
         first = True
+        quoted = bool(_QUOTATION.match(paragraph))  # a quotation, to its end, follows on
         for sentence in sentences(paragraph):
             if _FRAMING.match(sentence) or (
                 _JUDGEMENT.match(sentence) and not _NUMBER.search(sentence)
             ):
                 continue
-            parts = [
-                p
-                for part in re.split(r"(?<=;)\s+", sentence)
-                for p in clauses(part, lexicon, categories)
-            ]
-            for clause, own_words in parts:
-                _place(groups, clause, own_words.rstrip(";"), first, lexicon, categories)
-                first = False
+            for part in re.split(r"(?<=;)\s+", sentence):
+                if groups and (quoted or _follows_on(part.rstrip(";"))):
+                    _attach(groups[-1], part, lexicon, categories)
+                    continue  # what follows it in the paragraph may still start a development
+                for clause, own_words in clauses(part, lexicon, categories):
+                    _place(groups, clause, own_words.rstrip(";"), first, lexicon, categories)
+                    first = False
     kept = []
     for group in groups:
         if group.sentences[-1].endswith(";"):  # the clause after it became another development
@@ -349,6 +375,37 @@ def find_developments(text: str, lexicon: Lexicon, categories: list[str]) -> lis
         if group.figures or any(reports_something(s) for s in group.sentences):
             kept.append(group)
     return kept
+
+
+def _follows_on(sentence: str) -> bool:
+    """Whether a sentence adds to the development before it rather than reporting one: a
+    quotation, background, or a present-tense description with no act (docs/codebook.md)."""
+    if (
+        _QUOTATION.search(sentence)
+        or _BACKGROUND_SENTENCE.search(sentence)
+        or (_REFERS_TO_ACT.search(sentence) and not _FRAMES_NEWS.search(sentence))
+    ):
+        return True
+    if _NUMBER.search(_DISTANCE.sub("", sentence)):
+        return False  # a sentence that counts something is kept however it reads
+    if re.search(r"\bhad (?:\w+ly )?been\b.*\bsince\b", sentence, re.IGNORECASE):
+        return True  # "Vinnytsia had been largely spared since the first weeks of the war"
+    sentence = _STATE.sub("", sentence)  # "remains limited": a state, not an act
+    return not (
+        _PAST_VERB.search(sentence)
+        or re.search(r"\b(?:was|were)\b", sentence)
+        or _STATEMENT.search(sentence)
+        or _FUTURE.search(sentence)
+        or _REPORTING.search(re.sub(r"\bsays\b", "", sentence))
+    )
+
+
+def _attach(group: Development, sentence: str, lexicon: Lexicon, categories: list[str]) -> None:
+    """Add a follow-on sentence to a development whatever its words' category; it reports no
+    act of its own, so the category is still decided from the development's own words."""
+    result = lexicon.classify(sentence, categories, _figure_names(sentence))
+    group.sentences.append(sentence)
+    group.scores.append(result.scores)
 
 
 def _place(
