@@ -312,3 +312,100 @@ def test_the_party_that_reports_a_count_is_not_taken_for_its_side(tmp_path):
     assert reported.figures == {"drones_launched": 116}
     assert "drones_launched" not in reported.figure_notes  # no side, no qualifier, no unit
     assert own.figure_notes["drones_destroyed"].side == "Russia"
+
+
+def test_what_continues_a_development_joins_it_and_is_no_event_of_its_own(tmp_path):
+    """Codebook: a follow-on sentence with no act of its own (rescuers at the scene, the blast's
+    other damage, a quotation, background, a present-tense description) goes on the development
+    before it; 'Analysts said…' is commentary."""
+    text = (
+        "Russian missiles hit Dnipro overnight, killing four people, the governor said.\n\n"
+        "Rescuers pulled two people from the rubble, the emergency service said.\n\n"
+        "Moscow says it does not target civilians.\n\n"
+        '"People have survived months of hardship. We will be back," said the UN coordinator.\n\n'
+        "Dnipro, about 400 km southeast of Kyiv, had been largely spared since the spring.\n\n"
+        "Today's announcement takes UK military support since February 2022 to over £4 billion."
+        "\n\nAnalysts said the strike marked a turn in the campaign.\n\n"
+        "The EU adopted a new package of sanctions against Russia on Friday."
+    )
+    events = extract_events(
+        text, published=date(2025, 3, 12), source="Wire", url=None, settings=make_settings(tmp_path)
+    )
+    assert [(e.category, e.figures.get("killed")) for e in events] == [
+        ("military", 4),
+        ("diplomatic", None),
+    ]
+    assert "Rescuers pulled two people" in events[0].summary
+    assert events[0].category == "military", events[0].classification["reasons"]
+
+
+def test_a_stamped_entry_that_reports_its_own_count_stays_its_own(tmp_path):
+    events = extract_events(
+        "13:20 Russian missiles struck Sumy, killing 20 people.\n"
+        "14:45 Rescuers finished searching the rubble; 84 buildings were damaged, officials said.",
+        published=date(2025, 3, 12),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert [e.figures for e in events] == [{"killed": 20}, {"buildings_damaged": 84}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Sweden agreed that Ukraine would buy between 100 and 150 Gripen E fighter jets.",
+            [("jets_bought", 100, None, 150)],
+        ),
+        (
+            "Germany will send 25 Leopard 1 tanks.",
+            [("tanks_sent", 25, None, None)],
+        ),
+        (
+            "Norway pledged 7.5bn crowns ($710m) to buy air-defence systems for Ukraine.",
+            [("aid_value_nok", 7.5e9, None, None)],
+        ),
+        (
+            "Drones hit a terminal about 250 miles away.",
+            [("distance_km", 402.3, "approximately", None)],
+        ),
+        (
+            "Russia fired missiles at Odesa, using 19 missiles of various types.",
+            [("missiles_launched", 19, None, None)],
+        ),
+        ("A drone hit a car, killing a woman and her teenage son.", [("killed", 2, None, None)]),
+        (
+            "Russia launched 28 drones overnight; air defences shot down 26, the air force said.",
+            [("drones_launched", 28, None, None), ("drones_destroyed", 26, None, None)],
+        ),
+        (
+            "Russia had sent 146 drones and air defences had neutralised 118 of the 146.",
+            [("drones_launched", 146, None, None), ("drones_destroyed", 118, None, None)],
+        ),
+        (
+            "Russia cut flows through Nord Stream 1 to 40 percent of capacity.",
+            [("capacity_percent", 40, None, None)],
+        ),
+        (
+            "Russia launched 405 drones, targeting energy facilities in at least nine regions.",
+            [("drones_launched", 405, None, None), ("regions_targeted", 9, "at least", None)],
+        ),
+    ],
+)
+def test_figures_follow_the_codebook_in_more_phrasings(text, expected):
+    found = [(f.name, f.value, f.qualifier, f.upper) for f in find_figures(text)]
+    assert found == expected
+
+
+def test_another_actors_act_after_where_or_a_plural_subject_is_its_own(tmp_path):
+    events = extract_events(
+        "Zelensky met Biden at the G7 summit in Hiroshima, where Biden announced a further $375 "
+        "million in military aid. Officials from 45 countries met in The Hague, and EU "
+        "governments agreed to a fifth tranche of €500 million in military support for Kyiv.",
+        published=date(2025, 3, 12),
+        source="Wire",
+        url=None,
+        settings=make_settings(tmp_path),
+    )
+    assert [e.category for e in events] == ["diplomatic", "aid", "diplomatic", "aid"]

@@ -22,6 +22,9 @@ the fifth freeze's single score was 81.0%: a part's misses, once seen, lift it.
 - `heldout6` (13 texts, 80 developments, written blind to the code during the sixth round),
   sixth freeze, scored once: category 88.8% (71/80), figures 83.1% (59/71), noise 14.8%;
   right by confidence: 95% of 40 at 0.9 or more, 89% of 18 from 0.7 to 0.9.
+Since the seventh freeze the model is trained on all seven parts, and MEASURED holds scores on
+that training text; follow-on sentences join the development before them (noise on `heldout6`
+14.8% → 2.5%). Leave-one-part-out over the seven parts: 92.1% (481/522).
 """
 
 from __future__ import annotations
@@ -37,15 +40,15 @@ CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 
 # part: category accuracy and figure recall not to fall below, noise not to rise above.
-# The category model was trained on all six parts: these are scores on its training text.
+# The category model was trained on all seven parts: these are scores on its training text.
 MEASURED = {
     "tune": (0.99, 0.91, 0.01),
     "heldout": (1.00, 0.95, 0.01),
     "heldout2": (1.00, 0.95, 0.01),
-    "heldout3": (1.00, 0.95, 0.06),
-    "heldout4": (0.98, 0.93, 0.04),
-    "heldout5": (0.96, 1.00, 0.05),
-    "heldout6": (0.88, 0.83, 0.15),  # scored once, unseen, by the sixth freeze
+    "heldout3": (1.00, 0.95, 0.02),
+    "heldout4": (0.98, 0.95, 0.02),
+    "heldout5": (0.96, 1.00, 0.04),
+    "heldout6": (0.97, 0.97, 0.03),  # unseen once (sixth freeze: 0.888, 0.831, 0.148)
 }
 
 

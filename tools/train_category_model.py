@@ -38,11 +38,11 @@ from briefing.ingest.model import MODEL_FILE, CategoryModel  # noqa: E402
 from briefing.ingest.text import find_developments  # noqa: E402
 from tests.labelled_articles import Scores, load, score  # noqa: E402
 
-PARTS = ["tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5"]
+PARTS = ["tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"]
 REGULARISATION = 3.0  # scikit-learn's C: larger fits the training text closer (1–30 alike)
 # Each category weighs alike in training, whatever its share of the labelled text: military
 # developments are most of it, and new text need not share that mix (leave-one-part-out over
-# six parts: 91.9% balanced, 90.5% not).
+# six parts: 91.9% balanced, 90.5% not; over seven 92.1% balanced).
 CLASS_WEIGHT = "balanced"
 SMALLEST_WEIGHT = 0.01  # features whose weights are all smaller are left out of the file
 AUTO_APPROVE = 0.7  # the review gate's default auto_approve_above

@@ -179,10 +179,11 @@ _JOIN = re.compile(
     r",?\s+and\s+(?=(?:also\s+|then\s+|later\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|"
     r"held|gave|made|shot|sank|fled|led|won|lost|signed|imposed)\b)"
 )
-# ", and the Pentagon announced …", ", while Lithuania pledged …": another actor's own act.
+# ", and the Pentagon announced …", ", while Lithuania pledged …", ", and EU governments agreed
+# …", ", where Biden announced …": another actor's own act.
 _JOIN_ACTOR = re.compile(
-    r",\s+(?:and|while|whereas)\s+(?=(?:the\s+)?[A-Z][\w'’.-]*(?:\s+(?:of\s+)?[A-Z][\w'’.-]*){0,4}"
-    r"\s+(?:\w+ly\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|held|gave|made|shot|sank|fled|"
+    r",\s+(?:and|while|whereas|where)\s+(?=(?:the\s+)?[A-Z][\w'’.-]*(?:\s+(?:of\s+)?[A-Z][\w'’.-]*){0,4}"
+    r"(?:\s+[a-z]+s)?\s+(?:\w+ly\s+)?(?:[a-z]{3,}ed|took|struck|sent|hit|met|held|gave|made|shot|sank|fled|"
     r"led|won|lost|signed|imposed|agreed)\b)"
 )
 _REFERS_BACK = re.compile(r"\b(?:them|these|those|it|its)\b", re.IGNORECASE)
