@@ -316,23 +316,25 @@ def test_the_party_that_reports_a_count_is_not_taken_for_its_side(tmp_path):
 
 def test_what_continues_a_development_joins_it_and_is_no_event_of_its_own(tmp_path):
     """Codebook: a follow-on sentence with no act of its own (rescuers at the scene, the blast's
-    other damage, a quotation, background, a present-tense description) goes on the development
-    before it; 'Analysts said…' is commentary."""
+    other damage, a quotation, background, a description of a state) goes on the development
+    before it; 'Analysts said…' is commentary. A live blog's present tense still reports."""
     text = (
         "Russian missiles hit Dnipro overnight, killing four people, the governor said.\n\n"
         "Rescuers pulled two people from the rubble, the emergency service said.\n\n"
-        "Moscow says it does not target civilians.\n\n"
+        "Needs remain enormous as winter approaches.\n\n"
         '"People have survived months of hardship. We will be back," said the UN coordinator.\n\n'
         "Dnipro, about 400 km southeast of Kyiv, had been largely spared since the spring.\n\n"
         "Today's announcement takes UK military support since February 2022 to over £4 billion."
         "\n\nAnalysts said the strike marked a turn in the campaign.\n\n"
-        "The EU adopted a new package of sanctions against Russia on Friday."
+        "The EU adopted a new package of sanctions against Russia on Friday.\n\n"
+        "Zelensky urges allies to send more air defence."
     )
     events = extract_events(
         text, published=date(2025, 3, 12), source="Wire", url=None, settings=make_settings(tmp_path)
     )
     assert [(e.category, e.figures.get("killed")) for e in events] == [
         ("military", 4),
+        ("diplomatic", None),
         ("diplomatic", None),
     ]
     assert "Rescuers pulled two people" in events[0].summary

@@ -152,8 +152,8 @@ _JUDGEMENT = re.compile(
 )
 # What continues the development before it and reports no act of its own (docs/codebook.md):
 # a quotation ("“People have survived…,” said …"), a line introducing one ("… said:"), a
-# sentence in the present with no past act ("Moscow says it does not target civilians",
-# "Needs remain enormous"), and background ("had been spared since…", "takes … support since
+# sentence that describes a state, with no act ("Needs remain enormous", "The attacks are a
+# deliberate attempt…"), and background ("had been spared since…", "takes … support since
 # February 2022 to over £4.6 billion").
 _QUOTATION = re.compile(r"^[\"“‘]|:$")
 _BACKGROUND_SENTENCE = re.compile(
@@ -173,6 +173,7 @@ _REFERS_TO_ACT = re.compile(
 # "The strike came as officials from 45 countries met…": what follows is news of its own.
 _FRAMES_NEWS = re.compile(r"\b(?:came|comes|followed|follows) (?:as|after|when|while)\b", re.I)
 _DISTANCE = re.compile(r"\d[\d,.]*[- ]?(?:km|kilomet(?:re|er)s?|miles?)\b", re.IGNORECASE)
+_STATIVE = re.compile(r"\b(?:is|are|remains?|seems?|appears?|continues? to)\b", re.IGNORECASE)
 _STATE = re.compile(r"\b(?:remains?|is|are|seems?|looks?)\s+(?:\w+ly\s+)?\w+ed\b", re.I)
 _FUTURE = re.compile(r"\b(?:will|would|plans? to|is to|are to|intends? to)\b", re.IGNORECASE)
 _JOIN = re.compile(
@@ -389,15 +390,17 @@ def _follows_on(sentence: str) -> bool:
         return True
     if _NUMBER.search(_DISTANCE.sub("", sentence)):
         return False  # a sentence that counts something is kept however it reads
-    if re.search(r"\bhad (?:\w+ly )?been\b.*\bsince\b", sentence, re.IGNORECASE):
+    if re.search(r"\bhad (?:\w+ly )?been\b.{0,200}\bsince\b", sentence, re.IGNORECASE):
         return True  # "Vinnytsia had been largely spared since the first weeks of the war"
+    if not _STATIVE.search(sentence):
+        return False  # "Russia launches drones at Kyiv.": a live blog's present reports an act
     sentence = _STATE.sub("", sentence)  # "remains limited": a state, not an act
     return not (
         _PAST_VERB.search(sentence)
         or re.search(r"\b(?:was|were)\b", sentence)
         or _STATEMENT.search(sentence)
         or _FUTURE.search(sentence)
-        or _REPORTING.search(re.sub(r"\bsays\b", "", sentence))
+        or _REPORTING.search(sentence)
     )
 
 
