@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain
@@ -210,10 +211,10 @@ def import_events(
         counts[0] += len(ids) - stored
         counts[1] += stored
 
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
-    written: deque[Future[None]] = deque()
-    try:
-        with cycle_collector_paused():  # millions of objects, none in a cycle
+    with cycle_collector_paused(), _larger_page_cache(connection):
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        written: deque[Future[None]] = deque()
+        try:
             for chunk in chunks:
                 if len(written) == _WAITING_CHUNKS:
                     written.popleft().result()
@@ -223,14 +224,33 @@ def import_events(
                 written.append(writer.submit(write, [e.id for e in chunk], columns, rows))
             while written:
                 written.popleft().result()
-    finally:
-        # On an error, what is still queued is dropped and what runs is waited for, so the
-        # caller's rollback never meets a statement in flight.
-        writer.shutdown(wait=True, cancel_futures=True)
+        finally:
+            # On an error, what is still queued is dropped and what runs is waited for, so
+            # nothing else meets a statement in flight (the page cache, the rollback).
+            writer.shutdown(wait=True, cancel_futures=True)
     return UpsertCounts(added=counts[0], updated=counts[1])
 
 
 _WAITING_CHUNKS = 2
+_IMPORT_CACHE_KIB = 32 * 1024
+
+
+@contextmanager
+def _larger_page_cache(connection: Connection) -> Iterator[None]:
+    """On SQLite, a page cache of 32 MiB while importing (2 MiB by default): the indexes'
+    pages are written again and again, and reading them back cost a tenth of a large import.
+    Durability is unchanged."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or 0)}")
+
+
 _EVENT_COLUMNS = (
     "id",
     "occurred_at",
