@@ -230,7 +230,13 @@ def _figure_rows(
         totals,
         key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[2] or ""),
     )
-    return tuple(_figure_row(key, totals[key], shown, previous, specs, trends) for key in keys)
+    reporting: dict[FigureKey, list[Event]] = defaultdict(list)  # one pass, not one per key
+    for event in shown:
+        for name in event.figures:
+            reporting[_figure_key(event, name)].append(event)
+    return tuple(
+        _figure_row(key, totals[key], reporting[key], previous, specs, trends) for key in keys
+    )
 
 
 def _figure_key(event: Event, name: str) -> FigureKey:
@@ -241,13 +247,13 @@ def _figure_key(event: Event, name: str) -> FigureKey:
 def _figure_row(
     key: FigureKey,
     value: float,
-    shown: Sequence[Event],
+    reporting: Sequence[Event],
     previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
     trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
 ) -> FigureTotal:
+    """The row of one key figure; `reporting` are the shown events that report it."""
     name, unit, side = key
-    reporting = [e for e in shown if name in e.figures and _figure_key(e, name) == key]
     notes = [event.figure_notes.get(name) for event in reporting]
     spec = specs.get(name)
     return FigureTotal(

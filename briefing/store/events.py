@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import chain
 from typing import Any, TypeVar
 
@@ -82,21 +83,15 @@ def _stored_event(row: Any, json_values: Sequence[Any]) -> Event:
             "subtype": row.subtype,
             "title": row.title,
             "summary": row.summary or "",
-            "location": _trusted(Location, {"country": row.country, "place": row.place}),
+            "location": _stored_location(row.country, row.place),
             "actors": actors or [],
             "figures": {name: float(value) for name, value in (figures or {}).items()},
             "figure_notes": {
                 name: FigureNote.model_validate(note) for name, note in (notes or {}).items()
             },
             "sources": [
-                _trusted(
-                    Source,
-                    {
-                        "name": source["name"],
-                        "url": source.get("url"),
-                        "title": source.get("title"),
-                        "published": _day(source.get("published")),
-                    },
+                _stored_source(
+                    source["name"], source.get("url"), source.get("title"), source.get("published")
                 )
                 for source in sources or []
             ],
@@ -107,8 +102,18 @@ def _stored_event(row: Any, json_values: Sequence[Any]) -> Event:
     )
 
 
-def _day(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
+@lru_cache(maxsize=4096)
+def _stored_source(name: str, url: str | None, title: str | None, published: str | None) -> Source:
+    """One model for each distinct source read back: many events cite the same outlet and
+    article, and the models are frozen, so they are shared rather than built again."""
+    day = None if published is None else date.fromisoformat(published)
+    return _trusted(Source, {"name": name, "url": url, "title": title, "published": day})
+
+
+@lru_cache(maxsize=4096)
+def _stored_location(country: str | None, place: str | None) -> Location:
+    """One model for each distinct place read back, shared as `_stored_source` shares sources."""
+    return _trusted(Location, {"country": country, "place": place})
 
 
 def _read_event(row: Any) -> Event:
