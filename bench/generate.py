@@ -35,7 +35,6 @@ CATEGORIES = ["military", "military", "diplomatic", "aid"]
 TARGETS = {30: 1.10, 300: 1.00}
 TREND_DAYS = 30
 LARGE, LARGE_BASE, LARGE_TARGET = 100_000, 300, 3.0
-STORE_BATCH = 5_000
 BARE = (
     "import sys, weasyprint;"
     "weasyprint.HTML(filename=sys.argv[1], base_url=sys.argv[2]).write_pdf(sys.argv[3])"
@@ -87,26 +86,11 @@ def history_events(day: datetime) -> list[dict]:
 
 
 def store_events(events: list[dict], env: dict[str, str], work: Path) -> None:
-    """Events straight into the store in batches: the brief is measured here, not the import."""
-    code = (
-        "import json, sys\n"
-        "from zoneinfo import ZoneInfo\n"
-        "from briefing.config import load_settings\n"
-        "from briefing.event import Event\n"
-        "from briefing.store import Store\n"
-        "from briefing.store.events import upsert_events\n"
-        "settings = load_settings()\n"
-        "context = {'zone': ZoneInfo('UTC'), 'categories': settings.categories}\n"
-        "records = json.load(open(sys.argv[1]))\n"
-        "store = Store(settings.db_url)\n"
-        f"for at in range(0, len(records), {STORE_BATCH}):\n"
-        "    with store.session() as session:\n"
-        "        upsert_events(session, [Event.model_validate(r, context=context)\n"
-        f"                                for r in records[at:at + {STORE_BATCH}]])\n"
-    )
+    """Events into the store by `briefing events import` (the brief is measured here, not the
+    import, which takes seconds even for the large window)."""
     source = work / "events.json"
     source.write_text(json.dumps(events))
-    subprocess.run([sys.executable, "-c", code, str(source)], env=env, check=True, cwd=work)
+    subprocess.run([*BRIEFING, "events", "import", str(source)], env=env, check=True, cwd=work)
 
 
 def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:

@@ -180,7 +180,7 @@ def total_figures(
     ones), and a development that two sources reported as two events counts once.
     """
     totals: dict[FigureKey, float] = {}
-    seen: dict[tuple, list[set[str]]] = {}
+    seen: dict[tuple, set[frozenset[str]]] = {}
     for event in sorted(events, key=lambda e: e.occurred_at):
         if _reported_before(event, seen):
             continue
@@ -197,9 +197,13 @@ def total_figures(
     return totals
 
 
-def _reported_before(event: Event, seen: dict[tuple, list[set[str]]]) -> bool:
-    """Whether another source's event with the same day, category and figures was counted."""
-    sources = {source.name for source in event.sources}
+def _reported_before(event: Event, seen: dict[tuple, set[frozenset[str]]]) -> bool:
+    """Whether another source's event with the same day, category and figures was counted.
+
+    Each distinct set of sources is kept once: a window of 100,000 events holds few, and
+    comparing with every earlier event instead took minutes.
+    """
+    sources = frozenset(source.name for source in event.sources)
     if not event.figures or not sources:
         return False
     figures = frozenset(
@@ -207,10 +211,10 @@ def _reported_before(event: Event, seen: dict[tuple, list[set[str]]]) -> bool:
         for name, value in event.figures.items()
     )
     signature = (event.occurred_at.date(), event.category, figures)
-    earlier = seen.setdefault(signature, [])
+    earlier = seen.setdefault(signature, set())
     if any(not (sources & other) for other in earlier):
         return True
-    earlier.append(sources)
+    earlier.add(sources)
     return False
 
 
@@ -226,7 +230,13 @@ def _figure_rows(
         totals,
         key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[2] or ""),
     )
-    return tuple(_figure_row(key, totals[key], shown, previous, specs, trends) for key in keys)
+    reporting: dict[FigureKey, list[Event]] = defaultdict(list)  # one pass, not one per key
+    for event in shown:
+        for name in event.figures:
+            reporting[_figure_key(event, name)].append(event)
+    return tuple(
+        _figure_row(key, totals[key], reporting[key], previous, specs, trends) for key in keys
+    )
 
 
 def _figure_key(event: Event, name: str) -> FigureKey:
@@ -237,13 +247,13 @@ def _figure_key(event: Event, name: str) -> FigureKey:
 def _figure_row(
     key: FigureKey,
     value: float,
-    shown: Sequence[Event],
+    reporting: Sequence[Event],
     previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
     trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
 ) -> FigureTotal:
+    """The row of one key figure; `reporting` are the shown events that report it."""
     name, unit, side = key
-    reporting = [e for e in shown if name in e.figures and _figure_key(e, name) == key]
     notes = [event.figure_notes.get(name) for event in reporting]
     spec = specs.get(name)
     return FigureTotal(

@@ -27,7 +27,8 @@ def import_(
     app: App, files: tuple[str, ...], fmt: str | None, dry_run: bool, as_json: bool
 ) -> None:
     """Import FILES (JSON array, JSON Lines or CSV; '-' reads stdin), all or nothing."""
-    from briefing.store.events import import_events
+    from briefing.review import reviewer_name
+    from briefing.store.events import APPROVED, Review, import_events
 
     chunks = _with_progress(app, read_event_chunks(list(files), app.settings, fmt))
     result = {"valid": 0, "added": 0, "updated": 0, "dry_run": dry_run}
@@ -35,7 +36,9 @@ def import_(
         result["valid"] = sum(len(chunk) for chunk in chunks)
     else:
         with app.store.session() as session:
-            counts = import_events(session, _approved_once_stored(session, chunks))
+            # Events the desk imports itself are approved by their author as they are stored.
+            approved = Review(APPROVED, by=reviewer_name(), reason="imported from a file")
+            counts = import_events(session, chunks, review=approved)
         result.update(
             valid=counts.added + counts.updated, added=counts.added, updated=counts.updated
         )
@@ -48,16 +51,6 @@ def import_(
             f"imported {result['valid']} events: {result['added']} added, "
             f"{result['updated']} updated"
         )
-
-
-def _approved_once_stored(session, chunks: Iterator[list]) -> Iterator[list]:
-    """The chunks; each one's events approved by their author once the import has stored it
-
-    (the import asks for the next chunk only when it has stored the last one).
-    """
-    for chunk in chunks:
-        yield chunk
-        _approve_as_author(session, [event.id for event in chunk], "imported from a file")
 
 
 def _with_progress(app: App, chunks: Iterator[list]) -> Iterator[list]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -67,6 +68,15 @@ def changed_rows(result: Result[Any]) -> int:
     return result.rowcount
 
 
+def json_text(value: Any) -> str:
+    """A value as the store writes JSON: compact UTF-8, by pydantic's serializer.
+
+    json.dumps, called for each of an event's six JSON columns, was a sixth of an import's time;
+    this is several times faster and reads back the same.
+    """
+    return to_json(value).decode()
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -75,7 +85,9 @@ def create_db_engine(url: str) -> Engine:
     """An engine; a SQLite file gets its folder, foreign keys, WAL and a generous busy timeout."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    engine = create_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), json_serializer=json_text
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

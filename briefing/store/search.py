@@ -28,7 +28,8 @@ _CANDIDATES = 200
 _WORD = re.compile(r"\w+")
 _PG_TEXT = "coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(place, '')"
 _PG_VECTOR = f"to_tsvector('english', {_PG_TEXT})"
-_SQLITE_COLUMNS = "event_id, title, summary, place, actors"
+_SQLITE_INDEXED = "title, summary, place, actors"
+_SQLITE_COLUMNS = f"event_id, {_SQLITE_INDEXED}"
 _SQLITE_VALUES = "new.id, new.title, new.summary, coalesce(new.place, ''), new.actors"
 
 Segments = list[tuple[str, bool]]
@@ -195,22 +196,34 @@ def create_search_index(connection: Connection) -> None:
             " place, actors, tokenize = 'porter unicode61 remove_diacritics 2')"
         )
     )
-    insert = (
-        f"INSERT INTO events_fts(rowid, {_SQLITE_COLUMNS}) VALUES (new.rowid, {_SQLITE_VALUES});"
-    )
-    delete = "DELETE FROM events_fts WHERE rowid = old.rowid;"
-    for name, when, body in (
-        ("events_fts_insert", "AFTER INSERT", insert),
-        ("events_fts_update", "AFTER UPDATE", delete + " " + insert),
-        ("events_fts_delete", "AFTER DELETE", delete),
-    ):
-        connection.execute(text(f"CREATE TRIGGER {name} {when} ON events BEGIN {body} END"))
+    create_search_triggers(connection)
     connection.execute(
         text(
             f"INSERT INTO events_fts(rowid, {_SQLITE_COLUMNS})"
             " SELECT rowid, id, title, summary, coalesce(place, ''), actors FROM events"
         )
     )
+
+
+def create_search_triggers(connection: Connection) -> None:
+    """The triggers keeping `events_fts` in step with `events` (SQLite), replacing any older.
+
+    An update re-indexes a row only when it sets an indexed column: a review decision, set on
+    every row an import stores, would otherwise index each row twice.
+    """
+    if connection.dialect.name == "postgresql":
+        return
+    insert = (
+        f"INSERT INTO events_fts(rowid, {_SQLITE_COLUMNS}) VALUES (new.rowid, {_SQLITE_VALUES});"
+    )
+    delete = "DELETE FROM events_fts WHERE rowid = old.rowid;"
+    for name, when, body in (
+        ("events_fts_insert", "AFTER INSERT", insert),
+        ("events_fts_update", f"AFTER UPDATE OF id, {_SQLITE_INDEXED}", delete + " " + insert),
+        ("events_fts_delete", "AFTER DELETE", delete),
+    ):
+        connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        connection.execute(text(f"CREATE TRIGGER {name} {when} ON events BEGIN {body} END"))
 
 
 def drop_search_index(connection: Connection) -> None:
