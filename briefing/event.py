@@ -21,7 +21,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-_SLUG = re.compile(r"[^a-z0-9]+")
+from briefing.slug import slug
+
 _WEB_ADDRESS = re.compile(r"\s*https?://[^/?#\s]", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -290,5 +291,5 @@ def derive_id(data: dict[str, Any]) -> str:
     day = str(data.get("occurred_at", ""))[:10]
     title = " ".join(str(data.get("title", "")).lower().split())
     digest = hashlib.sha256(f"{day}|{data.get('category')}|{title}".encode()).hexdigest()[:10]
-    slug = _SLUG.sub("-", title).strip("-")[:40].rstrip("-")
-    return f"{day}-{slug}-{digest}" if day else f"{slug}-{digest}"
+    short = slug(title)[:40].rstrip("-")
+    return f"{day}-{short}-{digest}" if day else f"{short}-{digest}"

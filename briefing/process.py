@@ -1,12 +1,16 @@
-"""This process and others on the host: whether one that claimed work is still there, and
-how this one holds millions of short-lived objects without the cycle collector's cost."""
+"""This process and others on the host: whether one that claimed work is still there, a file
+lock only one of them holds, and how this one holds millions of short-lived objects without
+the cycle collector's cost."""
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
 
 
 def is_alive(pid: int) -> bool:
@@ -18,6 +22,32 @@ def is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def lock_file(path: Path) -> TextIO:
+    """`path` opened (created if need be) under an exclusive flock, once no one else holds it.
+
+    Closing the file releases the lock, and so does the kernel when the holder ends, however
+    it ends: a killed process never leaves it held."""
+    handle = _opened(path)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def try_lock_file(path: Path) -> TextIO | None:
+    """As `lock_file`, but None at once when another process holds the lock."""
+    handle = _opened(path)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _opened(path: Path) -> TextIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("a+")
 
 
 @contextmanager

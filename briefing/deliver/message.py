@@ -8,7 +8,6 @@ message out once and addresses it to each subscriber.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +20,7 @@ from briefing.config import Settings
 from briefing.deliver.mail import EditionMail, header_text
 from briefing.document.render import render_template, template_environment
 from briefing.errors import ConfigError
+from briefing.slug import slug
 from briefing.store.subscribers import TOKEN_LENGTH
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,14 @@ TEXT_TEMPLATE = "email/brief.txt"
 HTML_TEMPLATE = "email/brief.html"
 
 
-_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def slug(value: str) -> str:
-    return _SLUG.sub("-", value.lower()).strip("-") or "brief"
+def brief_slug(name: str) -> str:
+    """A brief's name as it appears in file names and the List-Id: never empty."""
+    return slug(name) or "brief"
 
 
 def attachment_name(brief_name: str, day: date) -> str:
     """A file name a reader recognises: 'ukraine-daily-2024-10-26.pdf'."""
-    return f"{slug(brief_name)}-{day.isoformat()}.pdf"
+    return f"{brief_slug(brief_name)}-{day.isoformat()}.pdf"
 
 
 def subject_line(template: str, brief: Brief, where: str) -> str:
@@ -100,7 +98,7 @@ def prepare_mail(settings: Settings, brief: Brief, pdf_file: Path) -> EditionMai
     return EditionMail(
         subject=subject,
         sender=sender,
-        list_id=f"{header_text(brief.title)} <{slug(brief.name)}.{sender.domain}>",
+        list_id=f"{header_text(brief.title)} <{brief_slug(brief.name)}.{sender.domain}>",
         text=text,
         html=html,
         placeholder=placeholder,

@@ -21,11 +21,12 @@ from briefing.archive import write_whole
 from briefing.config import Settings
 from briefing.deliver.mail import MAIL_POLICY, EditionMail, Recipient, header_text
 from briefing.deliver.mailing import DeliveryCounts, Mailing, MailingProgress
-from briefing.deliver.message import prepare_mail, sender_address, slug
+from briefing.deliver.message import brief_slug, prepare_mail, sender_address
 from briefing.deliver.smtp import Connection, check_login_settings, describe
 from briefing.edition_brief import brief_for_edition, edition_file
 from briefing.errors import BriefingError
 from briefing.process import is_alive
+from briefing.slug import slug
 from briefing.store import Store
 from briefing.store import deliveries as ledger
 from briefing.store.db import now
@@ -147,7 +148,7 @@ def write_outbox(
 
 
 def outbox_folder(settings: Settings, edition: Edition) -> Path:
-    return settings.output_dir / "outbox" / f"{slug(edition.brief)}-edition-{edition.id}"
+    return settings.output_dir / "outbox" / f"{brief_slug(edition.brief)}-edition-{edition.id}"
 
 
 def send_notice(settings: Settings, recipients: list[str], subject: str, text: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -17,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from briefing.errors import InputError
+from briefing.slug import slug
 from briefing.store.series import SeriesPoint
 
 LARGEST_VALUE = 1e15
-_NAME = re.compile(r"[^a-z0-9]+")
 
 
 def series_name(prefix: str, field: str) -> str:
     """'russian_losses' + 'field artillery' → 'russian_losses_field_artillery'."""
-    return _NAME.sub("_", f"{prefix} {field}".lower()).strip("_")
+    return slug(f"{prefix} {field}", "_")
 
 
 def read_series_files(

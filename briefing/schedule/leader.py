@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from briefing.errors import BriefingError
+from briefing.process import try_lock_file
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,8 @@ class FileLock:
         self._handle: TextIO | None = None
 
     def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+        handle = try_lock_file(self.path)
+        if handle is None:
             return False
         handle.seek(0)
         handle.truncate()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from briefing.errors import BriefingError
+from briefing.process import lock_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _REVISION = re.compile(r'^revision\s*=\s*["\'](\w+)["\']', re.MULTILINE)
@@ -75,6 +76,11 @@ def json_text(value: Any) -> str:
     this is several times faster and reads back the same.
     """
     return to_json(value).decode()
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    """A stored time as ISO 8601 for `as_dict` and `--json`, or None when unset."""
+    return moment.isoformat() if moment else None
 
 
 def now() -> datetime:
@@ -153,14 +159,8 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    import fcntl
-
-    with open(f"{database}.migrate.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with lock_file(Path(f"{database}.migrate.lock")):
+        yield
 
 
 def ensure_current(engine: Engine) -> None:

@@ -36,6 +36,7 @@ from briefing.store.db import (
     UTCDateTime,
     changed_rows,
     insert_ignoring_duplicates,
+    iso_or_none,
     now,
 )
 from briefing.store.editions import Edition
@@ -78,9 +79,6 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     def as_dict(self) -> dict:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
         return {
             "id": self.id,
             "edition_id": self.edition_id,
@@ -91,8 +89,8 @@ class Delivery(Base):
             "last_error": self.last_error,
             "smtp_response": self.smtp_response,
             "message_id": self.message_id,
-            "sent_at": iso(self.sent_at),
-            "updated_at": iso(self.updated_at),
+            "sent_at": iso_or_none(self.sent_at),
+            "updated_at": iso_or_none(self.updated_at),
         }
 
 

@@ -24,7 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from briefing.store.db import Base, UTCDateTime, changed_rows, insert_ignoring_duplicates
+from briefing.store.db import (
+    Base,
+    UTCDateTime,
+    changed_rows,
+    insert_ignoring_duplicates,
+    iso_or_none,
+)
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -64,18 +70,15 @@ class ScheduleRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     def as_dict(self) -> dict[str, Any]:
-        def iso(moment: datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
         return {
             "brief": self.brief,
-            "slot": iso(self.slot),
+            "slot": iso_or_none(self.slot),
             "status": self.status,
             "attempts": self.attempts,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "heartbeat_at": iso(self.heartbeat_at),
-            "retry_at": iso(self.retry_at),
+            "started_at": iso_or_none(self.started_at),
+            "finished_at": iso_or_none(self.finished_at),
+            "heartbeat_at": iso_or_none(self.heartbeat_at),
+            "retry_at": iso_or_none(self.retry_at),
             "owner": f"{self.owner_pid}@{self.owner_host}" if self.owner_pid else None,
             "edition_id": self.edition_id,
             "counts": self.counts or {},
