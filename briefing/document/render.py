@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -305,6 +306,17 @@ def _in_brief_locale(function: Any) -> Any:
     return localised
 
 
+@lru_cache(maxsize=1)
+def _compiled_templates() -> jinja2.BytecodeCache | None:
+    """Templates compiled once per user and kept (in jinja2's private folder under the system's
+    temporary one, recompiled when a template's source changes): compiling the brief's took
+    a tenth of a second of every command that renders one."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no safe private folder: compile every time
+        return None
+
+
 def template_environment(template_dir: Path | None = None) -> jinja2.Environment:
     """The jinja2 environment of briefs and emails: sandboxed, escaped by default, strict.
 
@@ -314,6 +326,7 @@ def template_environment(template_dir: Path | None = None) -> jinja2.Environment
     """
     environment = ImmutableSandboxedEnvironment(
         loader=_TemplateLoader(template_folders(template_dir)),
+        bytecode_cache=_compiled_templates(),
         autoescape=jinja2.select_autoescape(("html", "htm", "xml"), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
