@@ -163,12 +163,12 @@ def _handle_signals(stop: threading.Event) -> None:
             log.error("second signal; exiting at once", extra={"event": "forced_exit"})
             logging.shutdown()
             os._exit(1)
+        stop.set()  # before the log line, so whoever reads "stopping" knows no work is begun
         log.info(
             "%s received; finishing the message in flight",
             signal.Signals(signum).name,
             extra={"event": "stopping"},
         )
-        stop.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
