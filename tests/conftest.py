@@ -55,6 +55,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The web tests' demo archive (database and PDFs), rendered once per test process."""
+    from tests.web_fixtures import archive_demo, web_settings
+
+    folder = tmp_path_factory.mktemp("demo-archive")
+    settings = web_settings(folder)
+    store = Store(settings.db_url)
+    archive_demo(settings, store)
+    store.dispose()
+    return settings.output_dir
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(
