@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+from briefing.schedule.daemon import SWEEP_SECONDS
 from tests.schedule_fixtures import (
     SUBSCRIBERS,
     THIRD,
@@ -31,14 +32,18 @@ __all__ = ["daemons", "inbox"]  # fixtures
 
 
 FIRST_SLOT = 3  # seconds after a daemon is started: time enough for it to start and lead
-NEXT_SLOT = 8  # the second slot: the first one's run (rendering, mailing) is over by then
+NEXT_SLOT = 6  # the second: by then the daemon has surely started (a slot due mid-run waits)
 
 
-def seconds_from_now(*offsets: int) -> str:
-    """A cron expression due at least these many seconds from now (and then once a minute)."""
+def slots_from_now(*offsets: int) -> list[int]:
+    """The whole seconds (Unix times) at least these many seconds from now."""
     now = time.time()
-    seconds = sorted({math.ceil(now + offset) % 60 for offset in offsets})
-    return f"{','.join(map(str, seconds))} * * * * *"
+    return [math.ceil(now + offset) for offset in offsets]
+
+
+def every_minute_at(*slots: int) -> str:
+    """A cron expression due at these slots' seconds of every minute."""
+    return f"{','.join(str(second) for second in sorted({slot % 60 for slot in slots}))} * * * * *"
 
 
 def subscribed(
@@ -52,7 +57,8 @@ def subscribed(
     """A config with subscribers and slots `offsets` seconds after the subscribers are in."""
     config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
     add_subscribers(cli, config, addresses)
-    return write_config(tmp_path, database_url, port, schedule=seconds_from_now(*offsets))
+    schedule = every_minute_at(*slots_from_now(*offsets))
+    return write_config(tmp_path, database_url, port, schedule=schedule)
 
 
 def status_of(cli, config: Path) -> dict:
@@ -90,6 +96,30 @@ def test_two_slots_then_sigterm(cli, database_url, tmp_path: Path, inbox, daemon
     assert brief["timezone"] == "Europe/Kyiv"
     assert brief["next_run"].endswith(("+02:00", "+03:00"))
     assert [run["status"] for run in brief["runs"]] == ["succeeded", "succeeded"]
+
+
+def test_a_slot_due_while_the_last_run_is_sending_starts_as_that_run_ends(
+    cli, database_url, tmp_path: Path, inbox, daemons
+):
+    server, port = inbox
+    config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
+    add_subscribers(cli, config)
+    first, second = slots_from_now(FIRST_SLOT, FIRST_SLOT + 2)
+    write_config(tmp_path, database_url, port, schedule=every_minute_at(first, second))
+    server.hold, server.hold_reply = 1, "250 OK"  # the first slot's first message waits
+    daemons(config)
+    assert server.holding.wait(60), "no run reached its first message"
+    wait_until(lambda: time.time() > second + 1, what="the second slot to fall due")
+    server.release.set()
+    wait_until(
+        lambda: succeeded_runs(config) == 2,
+        timeout=SWEEP_SECONDS / 2,
+        what="the second slot's run, started by its own wake-up and not by the next sweep",
+    )
+
+    state = snapshot(config)
+    assert [run.slot.timestamp() for run in state.runs] == [first, second]
+    assert_once_per_subscriber(state, server)
 
 
 def test_two_daemons_at_once_make_one_edition_and_one_mail_per_slot(
