@@ -32,7 +32,7 @@ __all__ = ["daemons", "inbox"]  # fixtures
 
 
 FIRST_SLOT = 3  # seconds after a daemon is started: time enough for it to start and lead
-NEXT_SLOT = 6  # the second: by then the daemon has surely started (a slot due mid-run waits)
+NEXT_SLOT = 8  # the second: the daemon has started by then, even on a busy machine
 
 
 def slots_from_now(*offsets: int) -> list[int]:
