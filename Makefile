@@ -35,7 +35,7 @@ TEST_WORKERS ?= 4
 
 test: lint
 	$(BIN)/python -m pip check
-	$(BIN)/pytest --numprocesses $(TEST_WORKERS)
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal
 
 format: setup
 	$(BIN)/ruff format .

@@ -18,6 +18,13 @@ from briefing.store import Store
 POSTGRES_URL = os.environ.get("BRIEFING_TEST_DATABASE_URL")
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_EVENTS = ROOT / "examples" / "ukraine-2024-10-26.json"
+# Tests that spend seconds waiting on daemons, slots and a browser: run first, so that on several
+# workers (`make test`) their waiting overlaps the quick tests instead of ending the run.
+WAITING_FIRST = ("test_schedule_daemon.py", "test_web_browser.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in WAITING_FIRST)
 
 
 @pytest.fixture(autouse=True)
