@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +108,8 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         capsys.readouterr()
         try:
-            main([str(arg) for arg in args])
+            with _logging_restored():
+                main([str(arg) for arg in args])
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -114,6 +117,20 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@contextmanager
+def _logging_restored() -> Iterator[None]:
+    """A daemon command run in-process (`serve`, `schedule run`) sets up logging to stderr;
+    undo it, or every later command of the test process would print its log lines."""
+    loggers = [logging.getLogger(name) for name in (None, "briefing", "weasyprint")]
+    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, handlers, level in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
 
 
 @pytest.fixture
