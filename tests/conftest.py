@@ -20,13 +20,26 @@ from briefing.store import Store
 POSTGRES_URL = os.environ.get("BRIEFING_TEST_DATABASE_URL")
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_EVENTS = ROOT / "examples" / "ukraine-2024-10-26.json"
-# Tests that spend seconds waiting on daemons, slots and a browser: run first, so that on several
-# workers (`make test`) their waiting overlaps the quick tests instead of ending the run.
-WAITING_FIRST = ("test_schedule_daemon.py", "test_web_browser.py")
+# Tests that spend seconds waiting on a browser, daemons and slots; the longest first.
+WAITING = ("test_web_browser.py", "test_schedule_daemon.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in WAITING_FIRST)
+    """Spread the waiting tests through the first three quarters of the run: each of several
+    workers (`make test`, which hands each a block of the list) then waits while others compute,
+    and no long test is left to end the run."""
+    waiting = sorted(
+        (item for item in items if item.path.name in WAITING),
+        key=lambda item: WAITING.index(item.path.name),
+    )
+    others = [item for item in items if item.path.name not in WAITING]
+    step = max(1, len(others) * 3 // 4 // max(1, len(waiting)))
+    ordered: list[pytest.Item] = []
+    for index, item in enumerate(others):
+        if waiting and index % step == 0:
+            ordered.append(waiting.pop(0))
+        ordered.append(item)
+    items[:] = ordered + waiting
 
 
 @pytest.fixture(autouse=True)
