@@ -31,7 +31,7 @@ lint: setup
 	$(BIN)/mypy briefing
 
 # Worker processes for the suite: more than the cores, as many tests wait on daemons and sockets.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 5
 
 test: lint
 	$(BIN)/python -m pip check
