@@ -30,9 +30,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy briefing
 
+# Worker processes for the suite: more than the cores, as many tests wait on daemons and sockets.
+TEST_WORKERS ?= 5
+
 test: lint
 	$(BIN)/python -m pip check
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal
 
 format: setup
 	$(BIN)/ruff format .

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,26 @@ from briefing.store import Store
 POSTGRES_URL = os.environ.get("BRIEFING_TEST_DATABASE_URL")
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_EVENTS = ROOT / "examples" / "ukraine-2024-10-26.json"
+# Tests that spend seconds waiting on a browser, daemons and slots; the longest first.
+WAITING = ("test_web_browser.py", "test_schedule_daemon.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the waiting tests through the first three quarters of the run: each of several
+    workers (`make test`, which hands each a block of the list) then waits while others compute,
+    and no long test is left to end the run."""
+    waiting = sorted(
+        (item for item in items if item.path.name in WAITING),
+        key=lambda item: WAITING.index(item.path.name),
+    )
+    others = [item for item in items if item.path.name not in WAITING]
+    step = max(1, len(others) * 3 // 4 // max(1, len(waiting)))
+    ordered: list[pytest.Item] = []
+    for index, item in enumerate(others):
+        if waiting and index % step == 0:
+            ordered.append(waiting.pop(0))
+        ordered.append(item)
+    items[:] = ordered + waiting
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +77,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The web tests' demo archive (database and PDFs), rendered once per test process."""
+    from tests.web_fixtures import archive_demo, web_settings
+
+    folder = tmp_path_factory.mktemp("demo-archive")
+    settings = web_settings(folder)
+    store = Store(settings.db_url)
+    archive_demo(settings, store)
+    store.dispose()
+    return settings.output_dir
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(
@@ -86,7 +121,8 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         capsys.readouterr()
         try:
-            main([str(arg) for arg in args])
+            with _logging_restored():
+                main([str(arg) for arg in args])
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -94,6 +130,20 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@contextmanager
+def _logging_restored() -> Iterator[None]:
+    """A daemon command run in-process (`serve`, `schedule run`) sets up logging to stderr;
+    undo it, or every later command of the test process would print its log lines."""
+    loggers = [logging.getLogger(name) for name in (None, "briefing", "weasyprint")]
+    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, handlers, level in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
 
 
 @pytest.fixture

@@ -161,9 +161,11 @@ def _environment() -> dict[str, str]:
     return environment
 
 
-def add_subscribers(config: Path, addresses: list[str] = SUBSCRIBERS) -> None:
+def add_subscribers(cli, config: Path, addresses: list[str] = SUBSCRIBERS) -> None:
+    """`briefing subscribers add` for each address, in the test's process (the `cli` fixture)."""
     for address in addresses:
-        briefing(config, "subscribers", "add", address, "--brief", "daily")
+        result = cli("--config", config, "subscribers", "add", address, "--brief", "daily")
+        assert result.code == 0, result.err
 
 
 class Daemon:

@@ -8,7 +8,6 @@ what that could get wrong, over a real SMTP server that un-stuffs what it receiv
 from __future__ import annotations
 
 import email
-import itertools
 import re
 import time
 from email.headerregistry import Address
@@ -219,8 +218,10 @@ def test_a_rate_limit_spaces_the_messages(settings, store, server, mailbox):
 
     assert send_edition(settings, store, edition.id).sent == 4
 
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert len(gaps) == 3 and min(gaps) > 0.03, gaps
+    # Three intervals of 1/20 s lie between the first and the last message's start. A busy
+    # machine may delay the first arrival (allowed: one interval) and bunch the others, but it
+    # cannot hurry the last one, so unlike gaps between neighbours this holds under load.
+    assert len(arrivals) == 4 and arrivals[-1] - arrivals[0] >= 0.1, arrivals
 
 
 def test_a_missing_email_template_names_every_folder_searched(settings, store, tmp_path):

@@ -1,24 +1,25 @@
 """`briefing schedule run` as real processes against a real SMTP server on loopback.
 
 Schedules name exact seconds of each minute (a sixth, leading cron field), a few seconds after
-the test starts, so each test knows how many slots fall due: the next ones are a minute away.
+the daemon is started, so each test knows how many slots fall due: the next ones are a minute
+away. A daemon that takes longer than that to start catches its first slot up at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
+from briefing.schedule.daemon import SWEEP_SECONDS
 from tests.schedule_fixtures import (
     SUBSCRIBERS,
     THIRD,
     add_subscribers,
     assert_once_per_subscriber,
-    briefing,
     daemons,
     inbox,
     snapshot,
@@ -30,25 +31,45 @@ from tests.schedule_fixtures import (
 __all__ = ["daemons", "inbox"]  # fixtures
 
 
-def seconds_from_now(*offsets: int) -> str:
-    """A cron expression due at these many seconds from now (and then once a minute)."""
-    now = datetime.now(UTC).second
-    seconds = sorted({(now + offset) % 60 for offset in offsets})
-    return f"{','.join(map(str, seconds))} * * * * *"
+FIRST_SLOT = 3  # seconds after a daemon is started: time enough for it to start and lead
+NEXT_SLOT = 10  # the second: the daemon has started by then, even on a busy machine
+
+
+def slots_from_now(*offsets: int) -> list[int]:
+    """The whole seconds (Unix times) at least these many seconds from now."""
+    now = time.time()
+    return [math.ceil(now + offset) for offset in offsets]
+
+
+def every_minute_at(*slots: int) -> str:
+    """A cron expression due at these slots' seconds of every minute."""
+    return f"{','.join(str(second) for second in sorted({slot % 60 for slot in slots}))} * * * * *"
 
 
 def subscribed(
-    tmp_path: Path, database_url: str, port: int, offsets: tuple[int, ...], addresses=SUBSCRIBERS
+    cli,
+    tmp_path: Path,
+    database_url: str,
+    port: int,
+    offsets: tuple[int, ...],
+    addresses=SUBSCRIBERS,
 ) -> Path:
     """A config with subscribers and slots `offsets` seconds after the subscribers are in."""
     config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
-    add_subscribers(config, addresses)
-    return write_config(tmp_path, database_url, port, schedule=seconds_from_now(*offsets))
+    add_subscribers(cli, config, addresses)
+    schedule = every_minute_at(*slots_from_now(*offsets))
+    return write_config(tmp_path, database_url, port, schedule=schedule)
 
 
-def test_two_slots_then_sigterm(database_url, tmp_path: Path, inbox, daemons):
+def status_of(cli, config: Path) -> dict:
+    result = cli("--config", config, "schedule", "status", "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_two_slots_then_sigterm(cli, database_url, tmp_path: Path, inbox, daemons):
     server, port = inbox
-    config = subscribed(tmp_path, database_url, port, (6, 11))
+    config = subscribed(cli, tmp_path, database_url, port, (FIRST_SLOT, NEXT_SLOT))
     daemon = daemons(config)
     wait_until(lambda: succeeded_runs(config) == 2, what="two succeeded runs")
     code, took = daemon.stop()
@@ -69,7 +90,7 @@ def test_two_slots_then_sigterm(database_url, tmp_path: Path, inbox, daemons):
     finished = [item for item in daemon.events() if item.get("event") == "run_finished"]
     assert [item["counts"]["sent"] for item in finished] == [2, 2]
 
-    status = json.loads(briefing(config, "schedule", "status", "--json").stdout)
+    status = status_of(cli, config)
     assert status["scheduler"] is None
     (brief,) = status["briefs"]
     assert brief["timezone"] == "Europe/Kyiv"
@@ -77,11 +98,35 @@ def test_two_slots_then_sigterm(database_url, tmp_path: Path, inbox, daemons):
     assert [run["status"] for run in brief["runs"]] == ["succeeded", "succeeded"]
 
 
-def test_two_daemons_at_once_make_one_edition_and_one_mail_per_slot(
-    database_url, tmp_path: Path, inbox, daemons
+def test_a_slot_due_while_the_last_run_is_sending_starts_as_that_run_ends(
+    cli, database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = subscribed(tmp_path, database_url, port, (6, 11))
+    config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
+    add_subscribers(cli, config)
+    first, second = slots_from_now(NEXT_SLOT - 2, NEXT_SLOT)  # the daemon leads before both
+    write_config(tmp_path, database_url, port, schedule=every_minute_at(first, second))
+    server.hold, server.hold_reply = 1, "250 OK"  # the first slot's first message waits
+    daemons(config)
+    assert server.holding.wait(60), "no run reached its first message"
+    wait_until(lambda: time.time() > second + 1, what="the second slot to fall due")
+    server.release.set()
+    wait_until(
+        lambda: succeeded_runs(config) == 2,
+        timeout=SWEEP_SECONDS / 2,
+        what="the second slot's run, started by its own wake-up and not by the next sweep",
+    )
+
+    state = snapshot(config)
+    assert [run.slot.timestamp() for run in state.runs] == [first, second]
+    assert_once_per_subscriber(state, server)
+
+
+def test_two_daemons_at_once_make_one_edition_and_one_mail_per_slot(
+    cli, database_url, tmp_path: Path, inbox, daemons
+):
+    server, port = inbox
+    config = subscribed(cli, tmp_path, database_url, port, (FIRST_SLOT, NEXT_SLOT))
     first, second = daemons(config), daemons(config)
     wait_until(lambda: succeeded_runs(config) == 2, what="two succeeded runs")
     codes = [first.stop()[0], second.stop()[0]]
@@ -111,10 +156,10 @@ def killed_mid_run(config: Path, server, daemons, count: int) -> tuple[list, int
 
 
 def test_sigkill_mid_run_the_standby_completes_the_slot(
-    database_url, tmp_path: Path, inbox, daemons
+    cli, database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = subscribed(tmp_path, database_url, port, (6,))
+    config = subscribed(cli, tmp_path, database_url, port, (FIRST_SLOT,))
     (survivor,), victim = killed_mid_run(config, server, daemons, 2)
     wait_until(lambda: succeeded_runs(config) == 1, what="the survivor to finish the slot")
     assert survivor.stop()[0] == 0
@@ -129,10 +174,10 @@ def test_sigkill_mid_run_the_standby_completes_the_slot(
 
 
 def test_sigkill_mid_run_the_next_start_completes_the_slot(
-    database_url, tmp_path: Path, inbox, daemons
+    cli, database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = subscribed(tmp_path, database_url, port, (6,))
+    config = subscribed(cli, tmp_path, database_url, port, (FIRST_SLOT,))
     killed_mid_run(config, server, daemons, 1)
     assert snapshot(config).runs_with("running"), "the killed run is still marked running"
 
@@ -150,7 +195,7 @@ def test_sigkill_mid_run_the_next_start_completes_the_slot(
 
 
 def test_two_daemons_on_a_new_database_one_leads_and_a_standby_stops_at_once(
-    database_url, tmp_path: Path, inbox, daemons
+    cli, database_url, tmp_path: Path, inbox, daemons
 ):
     _, port = inbox
     config = write_config(tmp_path, database_url, port, schedule="0 7 * * *")
@@ -160,7 +205,7 @@ def test_two_daemons_on_a_new_database_one_leads_and_a_standby_stops_at_once(
         what="one daemon to lead and one to stand by",
     )
     leader, standby = sorted(pair, key=lambda daemon: not daemon.said("leading"))
-    status = json.loads(briefing(config, "schedule", "status", "--json").stdout)
+    status = status_of(cli, config)
     assert status["scheduler"].startswith(f"pid {leader.pid} on ")
     assert standby.stop()[0] == 0
     assert leader.stop()[0] == 0
@@ -168,16 +213,15 @@ def test_two_daemons_on_a_new_database_one_leads_and_a_standby_stops_at_once(
 
 
 def test_sigterm_mid_send_finishes_the_message_in_flight_and_says_the_run_is_unfinished(
-    database_url, tmp_path: Path, inbox, daemons
+    cli, database_url, tmp_path: Path, inbox, daemons
 ):
     server, port = inbox
-    config = subscribed(tmp_path, database_url, port, (6,), [*SUBSCRIBERS, THIRD])
+    config = subscribed(cli, tmp_path, database_url, port, (FIRST_SLOT,), [*SUBSCRIBERS, THIRD])
     server.hold, server.hold_reply = 2, "250 OK"
     daemon = daemons(config)
     assert server.holding.wait(60), "no run reached its second message"
     daemon.process.send_signal(signal.SIGTERM)
     wait_until(lambda: daemon.said("stopping"), what="the daemon to take the signal")
-    time.sleep(0.5)
     server.release.set()  # the message in flight is accepted after the signal
     assert daemon.process.wait(30) == 0
 

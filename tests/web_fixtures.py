@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from starlette.testclient import TestClient
 
 from briefing.config import Settings, load_settings
 from briefing.store import Store
-from briefing.store.editions import Edition
+from briefing.store.editions import Edition, list_editions
 from briefing.web.app import create_app
 from tests.conftest import DEMO_EVENTS
 from tests.deliver_fixtures import smtp_settings
@@ -72,11 +73,14 @@ def link_in(text: str, path: str) -> str:
 
 
 @pytest.fixture
-def site(tmp_path, server):
-    """A client of the web site over the demo archive, with its settings, store and editions."""
+def site(tmp_path, server, demo_archive):
+    """A client of the web site over a copy of the demo archive (conftest's `demo_archive`),
+    with its settings, store and editions; each test changes its own copy."""
+    shutil.copytree(demo_archive, tmp_path / "output")
     settings = web_settings(tmp_path, smtp_port=server.port)
     store = Store(settings.db_url)
-    editions = archive_demo(settings, store)
+    with store.session() as session:
+        editions = {name: list_editions(session, name)[0] for name in ("daily", "desk")}
     client = TestClient(create_app(settings, store))
     yield client, settings, store, editions
     client.close()

@@ -85,11 +85,15 @@ def _lead(settings: Settings, store: Store, lock: SchedulerLock, stop: threading
     lost = threading.Event()
     scheduler = BlockingScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(len(runner.schedules) + 1)},
+        executors={"default": ThreadPoolExecutor(2 * len(runner.schedules) + 1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     for name, schedule in runner.schedules.items():
-        scheduler.add_job(_on_time, schedule.trigger, args=[runner, name], id=f"brief:{name}")
+        # A slot due while the previous slot's run is still going waits its turn (run_due) and
+        # starts as that run ends, instead of being dropped until the next sweep.
+        scheduler.add_job(
+            _on_time, schedule.trigger, args=[runner, name], id=f"brief:{name}", max_instances=2
+        )
 
     def sweep() -> None:
         if not lock.check():
@@ -163,12 +167,12 @@ def _handle_signals(stop: threading.Event) -> None:
             log.error("second signal; exiting at once", extra={"event": "forced_exit"})
             logging.shutdown()
             os._exit(1)
+        stop.set()  # before the log line, so whoever reads "stopping" knows no work is begun
         log.info(
             "%s received; finishing the message in flight",
             signal.Signals(signum).name,
             extra={"event": "stopping"},
         )
-        stop.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
