@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,27 @@ def test_send_and_the_scheduler_publish_through_the_one_conductor():
             "briefing.deliver.send_notice",
         }
         assert ordered_elsewhere & imported == set(), path
+
+
+# --- imports inside functions: only where start-up time needs them ---------------------------
+
+HEAVY = ("sqlalchemy", "weasyprint", "jinja2", "pydantic", "trafilatura", "babel", "alembic")
+
+
+def loaded_after(code: str) -> set[str]:
+    """The heavy top-level packages a fresh interpreter holds after running `code`."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(done.stdout.split()) & set(HEAVY)
+
+
+def test_help_loads_no_heavy_library():
+    """Each command imports the core when it runs, so `briefing --help` stays instant (the
+    event model's pydantic aside: the import command's options come from it)."""
+    code = "from briefing.cli import cli\ncli(['--help'], standalone_mode=False)"
+    assert loaded_after(code) - {"pydantic"} == set()
+
+
+def test_the_renderer_process_loads_weasyprint_and_nothing_else_heavy():
+    """`generate` forks its renderer first; what that process imports is on every PDF's path."""
+    assert loaded_after("import briefing.document.pdf") == {"weasyprint"}
