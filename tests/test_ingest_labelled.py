@@ -28,6 +28,9 @@ that training text; follow-on sentences join the development before them (noise 
 - `heldout7` (12 texts, 73 developments, written blind to the code during the seventh round),
   seventh freeze, scored once: category 86.3% (63/73), figures 91.2% (52/57), noise 8.6%;
   right by confidence: 100% of 39 at 0.9 or more, 85% of 20 from 0.7 to 0.9.
+Since the eighth freeze the model is trained on all eight parts, each category weighing as the
+square root of its rarity, and a denial is a statement (codebook rule 4); MEASURED holds scores
+on that training text. Leave-one-part-out over the eight parts: 92.3% (549/595).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 
 # part: category accuracy and figure recall not to fall below, noise not to rise above.
-# The category model was trained on all seven parts: these are scores on its training text.
+# The category model was trained on all eight parts: these are scores on its training text.
 MEASURED = {
     "tune": (0.99, 0.91, 0.01),
     "heldout": (1.00, 0.95, 0.01),
@@ -52,7 +55,7 @@ MEASURED = {
     "heldout4": (0.98, 0.95, 0.02),
     "heldout5": (0.96, 1.00, 0.04),
     "heldout6": (0.97, 0.97, 0.04),  # unseen once (sixth freeze: 0.888, 0.831, 0.148)
-    "heldout7": (0.86, 0.91, 0.09),  # scored once, unseen, by the seventh freeze
+    "heldout7": (0.94, 0.91, 0.09),  # unseen once (seventh freeze: 0.863, 0.912, 0.086)
 }
 
 

@@ -192,6 +192,12 @@ def test_an_attack_on_relief_is_humanitarian_whatever_the_model_says(settings):
             "codebook rule 4",
         ),
         (
+            "Russia's defence ministry denied firing missiles at the market in Kostiantynivka, "
+            "blaming a Ukrainian air-defence missile.",
+            "diplomatic",
+            "codebook rule 4",
+        ),
+        (
             "With the mediation of the United Arab Emirates, 157 Russian servicemen were returned "
             "from territory controlled by Kyiv.",
             "humanitarian",
@@ -210,8 +216,9 @@ def test_an_attack_on_relief_is_humanitarian_whatever_the_model_says(settings):
     ],
 )
 def test_a_codebook_rule_decides_before_the_model(settings, text, category, rule):
-    """Statements are diplomatic whatever they are about; people returned and a civilian toll
-    over a period are humanitarian; money given is aid. The reason says which rule decided."""
+    """Statements (denials too) are diplomatic whatever they are about; people returned and a
+    civilian toll over a period are humanitarian; money given is aid. The reason says which
+    rule decided."""
     (event,) = _extract(text, settings)
     assert event.category == category, event.classification
     assert any(rule in why for why in event.classification["reasons"])

@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,16 @@ from briefing.ingest.model import MODEL_FILE, CategoryModel  # noqa: E402
 from briefing.ingest.text import find_developments  # noqa: E402
 from tests.labelled_articles import Scores, load, score  # noqa: E402
 
-PARTS = ["tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"]
-REGULARISATION = 3.0  # scikit-learn's C: larger fits the training text closer (1–30 alike)
-# Each category weighs alike in training, whatever its share of the labelled text: military
-# developments are most of it, and new text need not share that mix (leave-one-part-out over
-# six parts: 91.9% balanced, 90.5% not; over seven 92.1% balanced).
-CLASS_WEIGHT = "balanced"
+PARTS = [
+    *("tune", "heldout", "heldout2", "heldout3"),
+    *("heldout4", "heldout5", "heldout6", "heldout7"),
+]
+REGULARISATION = 3.0  # scikit-learn's C: larger fits the training text closer (1–30: 91.9–92.3%)
+# A category's developments weigh as the square root of its rarity in training: military
+# developments are most of the labelled text and new text need not share that mix, yet weighing
+# each category alike overrates the rare ones (leave-one-part-out over eight parts: 92.3% at
+# the square root, 91.6% each category alike, 92.3% unweighted but one part lower).
+CLASS_WEIGHT_POWER = 0.5
 SMALLEST_WEIGHT = 0.01  # features whose weights are all smaller are left out of the file
 AUTO_APPROVE = 0.7  # the review gate's default auto_approve_above
 OUTPUT = ROOT / "briefing" / "ingest" / MODEL_FILE
@@ -89,10 +94,18 @@ def rows(parts: list[str]) -> list[Row]:
     return found
 
 
+def class_weights(labels: list[str]) -> dict[str, float]:
+    """Each category's weight: (share if all were alike / its share) ** CLASS_WEIGHT_POWER."""
+    counts = Counter(labels)
+    even = len(labels) / len(counts)
+    return {label: (even / n) ** CLASS_WEIGHT_POWER for label, n in counts.items()}
+
+
 def fit(training: list[Row]) -> tuple[DictVectorizer, LogisticRegression]:
     vectoriser = DictVectorizer()
     matrix = vectoriser.fit_transform([r.features for r in training])
-    model = LogisticRegression(C=REGULARISATION, max_iter=5000, class_weight=CLASS_WEIGHT)
+    weights = class_weights([r.label for r in training])
+    model = LogisticRegression(C=REGULARISATION, max_iter=5000, class_weight=weights)
     model.fit(matrix, [r.label for r in training])
     return vectoriser, model
 
@@ -142,7 +155,7 @@ def export(data: list[Row], parts: list[str]) -> dict[str, Any]:
             "parts": parts,
             "developments": len(data),
             "C": REGULARISATION,
-            "class_weight": CLASS_WEIGHT,
+            "class_weight_power": CLASS_WEIGHT_POWER,
         },
     }
 

@@ -344,7 +344,7 @@ _COMBATANTS = re.compile(r"\b(?:soldiers|troops|servicemen|fighters|personnel)\b
 _PEOPLE_RETURNED = re.compile(r"_(?:returned|exchanged|released|repatriated|freed|swapped)$")
 _STATEMENT = re.compile(
     r"condemn\*|call(?:ed|s) (?:for|on|the)|urge[sd]|accused|denounced|rejected|reject|"
-    r"summoned|expelled|critici[sz]ed|thanked|welcome\*|protests",
+    r"summoned|expelled|critici[sz]ed|thanked|welcome\*|protests|denie[sd]",
     re.IGNORECASE,
 )
 _ASIDE = re.compile(r"\b(?:where|since|after|when|while|which|who|expected to)\b", re.I)
@@ -355,7 +355,8 @@ def _codebook_rule(text: str, figures: list[str], ruled: Classification) -> tupl
     """A codebook rule that settles the category: a statement is diplomatic whatever it is
     about (rule 4); people evacuated or displaced, a civilian toll over a period and people
     returned are humanitarian (rules 2 and 6); money given or pledged in the main clause is aid
-    (rule 3). On the six labelled parts these decide rightly where they apply (docs/codebook.md)."""
+    (rule 3). A denial is a statement too. On the labelled parts these decide rightly nearly
+    everywhere they apply (docs/codebook.md)."""
     if ruled.predicate and _STATEMENT.fullmatch(ruled.predicate):
         return "diplomatic", f'codebook rule 4 (a statement: "{ruled.predicate}")'
     if any(
