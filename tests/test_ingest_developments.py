@@ -376,7 +376,26 @@ def test_a_stamped_entry_that_reports_its_own_count_stays_its_own(tmp_path):
             "Russia fired missiles at Odesa, using 19 missiles of various types.",
             [("missiles_launched", 19, None, None)],
         ),
-        ("A drone hit a car, killing a woman and her teenage son.", [("killed", 2, None, None)]),
+        (
+            "A drone hit a car, killing a woman and her teenage son.",
+            [("drones_launched", 1, None, None), ("killed", 2, None, None)],
+        ),
+        (
+            "A Russian cruise missile slammed into an apartment building, killing 20 people.",
+            [("missiles_launched", 1, None, None), ("killed", 20, None, None)],
+        ),
+        (
+            "A Russian missile hit the hospital, part of a barrage of 38 missiles.",
+            [("missiles_launched", 38, None, None)],
+        ),
+        (
+            "Russia fired 23 Kh-101 and Kh-555 cruise missiles; 21 were destroyed.",
+            [("missiles_launched", 23, None, None), ("missiles_destroyed", 21, None, None)],
+        ),
+        (
+            "Norway will donate three M270 multiple rocket launchers.",
+            [("launchers_donated", 3, None, None)],
+        ),
         (
             "Russia launched 28 drones overnight; air defences shot down 26, the air force said.",
             [("drones_launched", 28, None, None), ("drones_destroyed", 26, None, None)],

@@ -116,7 +116,8 @@ _DISTANCE = re.compile(
     re.IGNORECASE,
 )
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[A-Za-z][A-Za-z'’]*(?:-[A-Za-z\d]+)*|[^\sA-Za-z\d]")
+# "M270", "Kh-101": a model's letters and number are one word, not a count
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[A-Za-z][A-Za-z'’]*\d*(?:-[A-Za-z\d]+)*|[^\sA-Za-z\d]")
 _STOP = {
     *("of", "and", "or", "were", "was", "are", "is", "be", "have", "has", "had", "in", "on"),
     *("at", "by", "with", "from", "to", "for", "over", "across", "into", "near", "as", "that"),
@@ -292,6 +293,7 @@ _WEAPON_ACTS = {
     "intercepted": "intercepted",
     "struck": "launched",
     "hit": "launched",
+    "slammed": "launched",
 }
 _MODALS = {"will", "would", "to", "shall", "can", "could", "may", "might", "must"}
 _BASE_IRREGULAR = {
@@ -365,14 +367,24 @@ def extract_figures(text: str) -> dict[str, float]:
 def find_figures(text: str, sides: Callable[[str], list[str]] | None = None) -> list[Figure]:
     """Every figure the text states, the first statement of each name winning.
 
+    A single weapon ("a missile struck") yields to a number stated for the same name later
+    ("part of a barrage of 38 missiles"): the barrage is what was launched.
+
     `sides` names the parties in a stretch of text (the lexicon's actors); a figure's side is
     the party named last before its act, or after "by".
     """
     found: dict[str, Figure] = {}
+    single: set[str] = set()
     previous_noun: list[str | None] = [None]
     for clause in _CLAUSE.split(" ".join(text.split())):
-        for figure in _clause_figures(clause, previous_noun, sides):
-            found.setdefault(figure.name, figure)
+        for figure, is_single in _clause_figures(clause, previous_noun, sides):
+            if figure.name in single and not is_single:
+                single.discard(figure.name)
+                found[figure.name] = figure
+            elif figure.name not in found:
+                found[figure.name] = figure
+                if is_single:
+                    single.add(figure.name)
     return list(found.values())
 
 
@@ -393,11 +405,13 @@ class _Count:
     upper: float | None = None
     bare: bool = False
     noun_end: int = 0
+    single_weapon: bool = False  # "a missile struck": one, unless a number is stated
 
 
 def _clause_figures(
     clause: str, previous_noun: list[str | None], sides: Callable[[str], list[str]] | None
-) -> list[Figure]:
+) -> list[tuple[Figure, bool]]:
+    """The clause's figures, each with whether it counts a single weapon ("a missile")."""
     figures: list[Figure] = []
     taken: list[tuple[int, int]] = []
     figures += _money(clause, taken)
@@ -423,9 +437,10 @@ def _clause_figures(
         read.append(count)
     counts = read
     _share_acts(words, counts)
+    found = [(figure, False) for figure in figures]
     for count in counts:
-        figures += _named(count, clause, tokens, sides)
-    return figures
+        found += [(figure, count.single_weapon) for figure in _named(count, clause, tokens, sides)]
+    return found
 
 
 def _counts(words: list[str], tokens: list[tuple[str, int, int]], clause: str) -> list[_Count]:
@@ -439,6 +454,7 @@ def _counts(words: list[str], tokens: list[tuple[str, int, int]], clause: str) -
             continue
         if not _excluded(words, tokens, clause, index, end):
             count = _Count(index, end, value)
+            count.single_weapon = _one_weapon(words, index)
             top_end, top = _range_top(words, index, end)
             if top_end > end:  # "between 100 and 150 jets": the bottom, with its top as `upper`
                 count.last, count.upper, end = top_end, top, top_end
@@ -477,6 +493,8 @@ def _number_at(words: list[str], index: int) -> tuple[int, float]:
         return index + 3, parse_quantity(" ".join(words[index : index + 3]))
     elif word == "a" and index + 1 < len(words) and words[index + 1] in ("dozen", "million"):
         return index + 2, parse_quantity(" ".join(words[index : index + 2]))
+    elif word in ("a", "an", "one") and _one_weapon(words, index):
+        return index + 1, 1.0
     elif word in ("a", "an", "one") and (person := _one_person(words, index)):
         pair = words[person + 1 : person + 5]  # "a woman and her teenage son": two people
         if pair[:2] in (["and", "her"], ["and", "his"], ["and", "a"], ["and", "an"]):
@@ -497,6 +515,15 @@ def _number_at(words: list[str], index: int) -> tuple[int, float]:
         text += " " + words[end]
         end += 1
     return end, parse_quantity(text)
+
+
+def _one_weapon(words: list[str], index: int) -> bool:
+    """'a Russian cruise missile slammed into', 'a drone struck': one weapon, when it hit."""
+    following = words[index + 1 : index + 5]
+    weapon = next((i for i, w in enumerate(following) if w in ("missile", "drone")), None)
+    if weapon is None or any(w in _STOP for w in following[:weapon]):
+        return False
+    return following[weapon + 1 : weapon + 2] in (["struck"], ["hit"], ["slammed"])
 
 
 def _one_person(words: list[str], index: int) -> int | None:
@@ -657,6 +684,15 @@ def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
         if word[0].isdigit() and phrase and len(word) <= 2 and word.isdigit():
             position += 1  # "Leopard 1 tanks": the model's number, then the noun
             continue
+        if (
+            word in ("and", "or")
+            and phrase
+            and _is_model(phrase[-1])
+            and _is_model(words[position + 1] if position + 1 < len(words) else "")
+        ):
+            phrase.pop()  # "Kh-101 and Kh-555 cruise missiles": two models of one thing
+            position += 1
+            continue
         if word in _STOP or not word[0].isalpha():
             break
         following = words[position + 1] if position + 1 < len(words) else ""
@@ -678,6 +714,11 @@ def _noun_phrase(words: list[str], count: _Count, position: int) -> int:
         ):
             count.adjective = participle(phrase[0])
     return position
+
+
+def _is_model(word: str) -> bool:
+    """'kh-101', 'm270': a model's designation, letters then a number."""
+    return bool(word[:1].isalpha() and word[-1:].isdigit())
 
 
 def _normal_noun(phrase: list[str], value: float) -> str:
