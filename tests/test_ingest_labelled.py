@@ -49,7 +49,7 @@ CATEGORIES = {"military", "diplomatic", "aid", "humanitarian", "other"}
 
 
 # part: category accuracy and figure recall not to fall below, noise not to rise above.
-# The category model was trained on all eight parts: these are scores on its training text.
+# The category model was trained on all nine parts: these are scores on its training text.
 MEASURED = {
     "tune": (0.99, 0.92, 0.01),
     "heldout": (1.00, 0.95, 0.01),
@@ -59,7 +59,7 @@ MEASURED = {
     "heldout5": (0.96, 1.00, 0.04),
     "heldout6": (0.97, 0.97, 0.04),  # unseen once (sixth freeze: 0.888, 0.831, 0.148)
     "heldout7": (0.94, 0.92, 0.09),  # unseen once (seventh freeze: 0.863, 0.912, 0.086)
-    "heldout8": (0.89, 0.91, 0.13),  # scored once, unseen, by the eighth freeze
+    "heldout8": (0.94, 0.91, 0.13),  # unseen once (eighth freeze: 0.899, 0.838, 0.120)
 }
 
 

@@ -102,7 +102,7 @@ def test_events_name_actors_places_and_keep_the_reason(settings):
     assert reason["category"] == "aid" and reason["method"] == "linear model"
     assert max(reason["probabilities"], key=reason["probabilities"].get) == "aid"
     assert any(
-        "figure aid_value_usd" in why and '"package"' in why and "→ aid (model" in why
+        "figure aid_value_usd" in why and 'word "' in why and "→ aid (model" in why
         for why in reason["reasons"]
     )
     # The rules' reading stays beside it for the reviewer.
