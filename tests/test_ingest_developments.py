@@ -353,6 +353,31 @@ def test_a_stamped_entry_that_reports_its_own_count_stays_its_own(tmp_path):
     assert [e.figures for e in events] == [{"killed": 20}, {"buildings_damaged": 84}]
 
 
+def test_casualty_details_running_totals_and_correspondents_are_no_events(tmp_path):
+    """Codebook: who was among the casualties, what caused most of them, a total since a date,
+    what a purchase will help do and background from the war's first weeks continue the
+    development before them; a correspondent's impression and 'This blog is now closed' are
+    no development."""
+    text = (
+        "A Russian missile struck the main square of Chernihiv, killing seven people.\n\n"
+        "Several children were among the wounded, the interior minister said. Chernihiv was "
+        "partially encircled by Russian troops in the first weeks of the invasion.\n\n"
+        "Most of the casualties were caused by the blast wave.\n\n"
+        "Our correspondent in Chernihiv says the mood in the city is grim.\n\n"
+        "Canada will provide $10 million in military aid to Ukraine. This purchase will help "
+        "Ukraine defend its cities. Since February 2022, Canada has committed more than $1 "
+        "billion in military assistance to Ukraine.\n\n"
+        "This blog is now closed."
+    )
+    events = extract_events(
+        text, published=date(2025, 3, 12), source="Wire", url=None, settings=make_settings(tmp_path)
+    )
+    assert [(e.category, e.figures) for e in events] == [
+        ("military", {"missiles_launched": 1, "killed": 7}),
+        ("aid", {"aid_value_usd": 10_000_000}),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -98,7 +98,8 @@ _AID_CONTEXT = re.compile(
 )
 _NOT_NEW_MONEY = re.compile(
     r"\b(?:bringing|brings|brought|raising)\b[^.;]{0,60}$|\b(?:seeks?|seeking|requires?|"
-    r"appeal(?:ed)? for|estimated at|cost of|damage|shortfall|gap)\b[^.;]{0,30}$",
+    r"appeal(?:ed)? for|estimated at|cost of|damage|shortfall|gap)\b[^.;]{0,30}$"
+    r"|\bsince (?:\w+ )?(?:19|20)\d\d\b[^.;]{0,60}$",  # "Since February 2022, … committed $1bn"
     re.IGNORECASE,
 )
 # A range is "between 45 and 52 percent", "45% to 52%" or "45-52%"; in "Nord Stream 1 to 40

@@ -136,7 +136,7 @@ _SECTION = re.compile(r"[A-Z][A-Z&/ '’-]{2,40}")
 _FRAMING = re.compile(
     r"^(?:This is (?:our|the) live|Follow (?:along|our|us|live)|Here(?:'s| is| are) what|"
     r"Welcome to|Good (?:morning|afternoon|evening)|We(?:'ll| will) be back|Stay with us|"
-    r"Stay tuned|This live (?:page|blog)|For more information|Read more|Subscribe|"
+    r"Stay tuned|This (?:live )?(?:page|blog)|For more information|Read more|Subscribe|"
     r"Sign up|Key (?:events|takeaways)|Glory to Ukraine|We (?:do not|don't|will not) report|"
     r"(?:These|Such) developments|Overall, |In summary|To recap|"
     r".*\bhere(?:'s| is| are) (?:what|where|how)\b)",
@@ -147,27 +147,35 @@ _FRAMING = re.compile(
 _JUDGEMENT = re.compile(
     r".*, (?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b"
     r"|For now, |By (?!the\b)[a-z]+ing\b"
-    r"|(?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b",
+    r"|(?:analysts|experts|observers|commentators) (?:say|said|believe|note|suggest)\b"
+    r"|Our (?:\w+ )?correspondents? (?:in \w+ )?(?:says|said|reports|writes)\b",
     re.IGNORECASE,
 )
 # What continues the development before it and reports no act of its own (docs/codebook.md):
 # a quotation ("“People have survived…,” said …"), a line introducing one ("… said:"), a
 # sentence that describes a state, with no act ("Needs remain enormous", "The attacks are a
 # deliberate attempt…"), and background ("had been spared since…", "takes … support since
-# February 2022 to over £4.6 billion").
+# February 2022 to over £4.6 billion", "Since February 2022, Canada has committed…").
 _QUOTATION = re.compile(r"^[\"“‘]|:$")
 _BACKGROUND_SENTENCE = re.compile(
     r"\b(?:takes|took|brings|brought|bringing|taking)\b.{0,80}\bsince\b.{0,40}\bto\b"
-    r"|\b(?:opened|built|founded|launched) (?:by \w+ )?in (?:1[89]|20)\d\d\b",
+    r"|\b(?:opened|built|founded|launched) (?:by \w+ )?in (?:1[89]|20)\d\d\b"
+    r"|^Since (?:\w+ )?(?:19|20)\d\d\b|\btotal\b[^.]{0,60}\bsince (?:\w+ )?(?:19|20)\d\d\b"
+    r"|\bin the (?:first|early|opening) (?:days|weeks|months) of the "
+    r"(?:full-scale )?(?:war|invasion)",
     re.IGNORECASE,
 )
 # A sentence about the act before it: "Rescuers pulled four people…", "The blast also damaged…",
-# "The talks ended after less than two hours".
+# "The talks ended after less than two hours", "Several children were among the wounded",
+# "This purchase will help Ukraine defend…".
 _REFERS_TO_ACT = re.compile(
     r"^(?:rescuers|rescue workers|"
     r"firefighters|emergency workers|(?:the|this|that) (?:blast|explosion|strike|attack|bombs?|"
     r"missiles?|shelling|impact|talks|meeting))\b"
-    r"|^(?:the|this|that|it) \w+ also (?:[a-z]{3,}ed|hit|struck)\b",
+    r"|^(?:the|this|that|it) \w+ also (?:[a-z]{3,}ed|hit|struck)\b"
+    r"|\bamong the (?:dead|killed|wounded|injured|victims)\b"
+    r"|^(?:most|many|some|all|half) of the (?:casualties|victims|dead|wounded|injured)\b"
+    r"|^(?:the|this) (?:purchase|donation|contribution) will help\b",
     re.IGNORECASE,
 )
 # "The strike came as officials from 45 countries met…": what follows is news of its own.
