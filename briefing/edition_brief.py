@@ -9,26 +9,35 @@ calls it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from briefing.brief.compose import TREND_DAYS, Brief, compose_brief, select_events
 from briefing.brief.window import Window
 from briefing.config import BriefSpec, Settings
-from briefing.event import Event
+from briefing.event import Development
 from briefing.review import publishable
 from briefing.store import Store
 from briefing.store.editions import Edition, edition_content, edition_number
-from briefing.store.events import APPROVED, PENDING, EventRow, events_by_id, reviewed_events_between
+from briefing.store.events import (
+    APPROVED,
+    PENDING,
+    EventRow,
+    StoredEvent,
+    events_by_id,
+    stored_events_between,
+)
 from briefing.store.series import series_between
 
 log = logging.getLogger(__name__)
@@ -41,9 +50,9 @@ def compose_window(
     spec: BriefSpec,
     window: Window,
     now: datetime,
-    events: list[Event] | None = None,
+    events: Sequence[Development] | None = None,
     edition_id: int | None = None,
-) -> Brief:
+) -> Composed:
     """The brief of `window` from the stored events, with the trend and comparison windows
     before it; the events awaiting review are listed, not published. With `events` (an
     edition's own, recomposed) only those are published."""
@@ -72,20 +81,38 @@ def compose_window(
         series=series_between(session, spec.series, first_day, window.edition_date),
         edition_number=edition_number(session, name, edition_id),
     )
-    return replace(brief, pending_review=tuple(pending))
+    published = set(brief.event_ids)
+    return Composed(
+        replace(brief, pending_review=tuple(pending)),
+        [event for event in events if event.id in published],
+    )
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A composed brief and its events (oldest first), whose JSON its PDF carries."""
+
+    brief: Brief
+    events: Sequence[Development]
+
+    def events_json(self) -> Iterator[bytes]:
+        return events_document(self.brief, (event.as_json() for event in self.events))
 
 
 def _reviewed_window(
     session: Session, spec: BriefSpec, window: Window
-) -> tuple[list[Event], list[str]]:
+) -> tuple[list[StoredEvent], list[str]]:
     """The window's events the brief may publish, and the ids of those still awaiting review."""
-    found = reviewed_events_between(
+    found = stored_events_between(
         session, window.start, window.end, spec.sections, states=(APPROVED, PENDING)
     )
-    admitted: list[Event] = []
-    waiting: list[Event] = []
-    for item in found:
-        (admitted if publishable(item, spec) else waiting).append(item.event)
+    admitted: list[StoredEvent] = []
+    waiting: list[StoredEvent] = []
+    for event in found:
+        state = event.review_state
+        # an approved event's classification need not be read for its confidence
+        allowed = state == APPROVED or publishable(state, event.confidence, spec)
+        (admitted if allowed else waiting).append(event)
     return admitted, [event.id for event in select_events(waiting, spec)]
 
 
@@ -96,6 +123,33 @@ def edition_file(settings: Settings, edition: Edition) -> Path:
 @cache
 def _brief_adapter() -> TypeAdapter[Brief]:
     return TypeAdapter(Brief)
+
+
+def events_document(brief: Brief, events: Iterable[str]) -> Iterator[bytes]:
+    """The machine-readable content of a brief, embedded in its PDF: its window and every
+    event of it, `events` being each event's JSON; in parts of a few hundred kilobytes."""
+    head = to_json(
+        {
+            "brief": brief.name,
+            "title": brief.title,
+            "window": {
+                "start": brief.window.start.isoformat(),
+                "end": brief.window.end.isoformat(),
+                "timezone": brief.window.zone.key,
+            },
+            "generated_at": brief.generated_at.isoformat(),
+        }
+    )
+    yield head[:-1] + b',"events":['
+    texts = iter(events)
+    first = True
+    while part := list(islice(texts, _EVENTS_PER_PART)):
+        yield ("" if first else ",").encode() + ",".join(part).encode()
+        first = False
+    yield b"]}"
+
+
+_EVENTS_PER_PART = 500
 
 
 def brief_content(brief: Brief) -> dict[str, Any]:
@@ -125,7 +179,7 @@ def brief_for_edition(settings: Settings, store: Store, edition: Edition) -> Bri
     window = Window(edition.window_start, edition.window_end, ZoneInfo(edition.timezone))
     with store.session() as session:
         events = events_by_id(session, edition.event_ids)
-        brief = compose_window(
+        composed = compose_window(
             session, settings, name, spec, window, edition.created_at, events, edition.id
         )
-    return replace(brief, pending_review=tuple(edition.pending_event_ids or ()))
+    return replace(composed.brief, pending_review=tuple(edition.pending_event_ids or ()))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -243,6 +243,55 @@ class Event(BaseModel):
     def sort_key(self) -> tuple[int, float]:
         """Most important first, then most recent first."""
         return (-self.importance, -self.occurred_at.timestamp())
+
+    @property
+    def country(self) -> str | None:
+        return self.location.country
+
+    @property
+    def source_names(self) -> frozenset[str]:
+        return frozenset(source.name for source in self.sources)
+
+    def whole(self) -> Event:
+        return self
+
+    def as_json(self) -> str:
+        return self.model_dump_json()
+
+
+class Development(Protocol):
+    """What a brief reads of every event of its window: enough to filter, rank and count it.
+
+    An `Event` is one; so is an event read from the store without being built
+    (`briefing.store.events.StoredEvent`), since a window may hold 100,000 events of which a
+    brief shows a few dozen: `whole()` builds the event of a shown item, and `as_json()` gives
+    the event's JSON for the brief's attached data.
+    """
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def importance(self) -> int: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def actors(self) -> Sequence[str]: ...
+    @property
+    def figures(self) -> Mapping[str, float]: ...
+    @property
+    def figure_notes(self) -> Mapping[str, FigureNote]: ...
+    @property
+    def source_names(self) -> frozenset[str]: ...
+    @property
+    def sort_key(self) -> tuple[int, float]: ...
+    def whole(self) -> Event: ...
+    def as_json(self) -> str: ...
 
 
 def check_figure(number: float, name: str | None = None) -> None:

@@ -21,7 +21,7 @@ from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
 from briefing.config import Settings
 from briefing.document.page import RenderedPdf
 from briefing.document.render import render_html
-from briefing.edition_brief import brief_content, compose_window
+from briefing.edition_brief import Composed, brief_content, compose_window
 from briefing.errors import BriefingError, one_line
 from briefing.process import cycle_collector_paused
 from briefing.schedule.slots import brief_schedule
@@ -81,7 +81,7 @@ def generate_edition(
             window = _window_for(session, name, spec, zone, since, until, day, slot, now)
             composed = compose_window(session, settings, name, spec, window, now)
         data, pages = _render(settings, composed, fmt, render_pdf)
-        return _archive(settings, store, composed, data, pages, fmt, slot)
+        return _archive(settings, store, composed.brief, data, pages, fmt, slot)
 
 
 def _window_for(
@@ -121,18 +121,26 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
 
 
 def _render(
-    settings: Settings, brief: Brief, fmt: str, render_pdf: PdfRenderer | None
+    settings: Settings, composed: Composed, fmt: str, render_pdf: PdfRenderer | None
 ) -> tuple[bytes, int]:
     if fmt == "html":
         html = render_html(
-            brief, template_dir=settings.template_dir, author=settings.author, for_screen=True
+            composed.brief,
+            template_dir=settings.template_dir,
+            author=settings.author,
+            for_screen=True,
         )
         return html.encode(), 0
     if render_pdf is None:
         from briefing.document.pdf import render_pdf as render_in_process
 
         render_pdf = render_in_process
-    pdf = render_pdf(brief, template_dir=settings.template_dir, author=settings.author)
+    pdf = render_pdf(
+        composed.brief,
+        events_json=composed.events_json,
+        template_dir=settings.template_dir,
+        author=settings.author,
+    )
     return pdf.data, pdf.pages
 
 
@@ -150,7 +158,7 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         sha256=placed.sha256,
         size=placed.size,
         pages=pages,
-        event_ids=[event.id for event in brief.events],
+        event_ids=list(brief.event_ids),
         pending_event_ids=list(brief.pending_review),
         content=brief_content(brief),
     )
@@ -175,7 +183,7 @@ def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, s
         edition.id,
         brief.name,
         placed.path,
-        len(brief.events),
+        len(brief.event_ids),
         len(brief.pending_review),
     )
     return edition

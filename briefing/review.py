@@ -33,14 +33,13 @@ from briefing.store.events import (
 )
 
 
-def publishable(item: ReviewedEvent, spec: BriefSpec) -> bool:
-    """Whether a brief may publish the event: approved, or pending and confident enough under
-    `review = "auto"`. Rejected events never are."""
-    if item.review.state == APPROVED:
+def publishable(state: str, confidence: float | None, spec: BriefSpec) -> bool:
+    """Whether a brief may publish an event in review `state`: approved, or pending and
+    confident enough under `review = "auto"`. Rejected events never are."""
+    if state == APPROVED:
         return True
-    confidence = item.confidence
     return (
-        item.review.state == PENDING
+        state == PENDING
         and spec.review == "auto"
         and confidence is not None
         and confidence >= spec.auto_approve_above
@@ -55,7 +54,8 @@ def auto_briefs(item: ReviewedEvent, settings: Settings) -> list[str]:
     return [
         name
         for name, spec in specs
-        if publishable(item, spec) and select_events([item.event], spec)
+        if publishable(item.review.state, item.confidence, spec)
+        and select_events([item.event], spec)
     ]
 
 

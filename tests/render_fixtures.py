@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ import pikepdf
 
 from briefing.brief.compose import Brief, Window, compose_brief
 from briefing.config import DEFAULT_FIGURES, BriefSpec
+from briefing.document.page import RenderedPdf
 from briefing.event import Event
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -218,3 +220,17 @@ def figure_alternatives(data: bytes) -> list[str]:
             kids = kids if isinstance(kids, pikepdf.Array) else [kids]
             nodes.extend(kid for kid in kids if isinstance(kid, pikepdf.Dictionary))
     return found
+
+
+def pdf_of(brief: Brief, events: Sequence[Event] = (), **options: Any) -> RenderedPdf:
+    """The brief's PDF as `generate` makes it, carrying those of `events` the brief holds."""
+    from briefing.document.pdf import render_pdf
+    from briefing.edition_brief import events_document
+
+    by_id = {event.id: event for event in events}
+    held = [by_id[event_id] for event_id in brief.event_ids if event_id in by_id]
+    return render_pdf(
+        brief,
+        events_json=lambda: events_document(brief, (event.as_json() for event in held)),
+        **options,
+    )

@@ -112,6 +112,7 @@ def test_the_kept_brief_reads_back_whole_and_agrees_with_the_pdf(settings, store
 
     from briefing.edition_brief import brief_content, brief_from_content, edition_file
     from briefing.store.editions import edition_content
+    from briefing.store.events import events_by_id
     from tests.deliver_fixtures import make_edition
 
     edition = make_edition(settings, store)
@@ -122,6 +123,42 @@ def test_the_kept_brief_reads_back_whole_and_agrees_with_the_pdf(settings, store
 
     assert brief_content(brief) == kept
     embedded = PdfReader(edition_file(settings, edition)).attachments["events.json"][0]
-    assert [e.model_dump(mode="json") for e in brief.events] == json.loads(embedded)["events"]
+    with store.session() as session:
+        stored = {event.id: event for event in events_by_id(session, brief.event_ids)}
+    attached = json.loads(embedded)["events"]
+    assert [e["id"] for e in attached] == list(brief.event_ids) == edition.event_ids
+    assert attached == [stored[e["id"]].model_dump(mode="json") for e in attached]
     numbers = {item.number for section in brief.sections for item in section.items}
     assert brief.takeaways and set(brief.takeaways[0].item_numbers) <= numbers
+
+
+def test_an_edition_kept_before_briefs_listed_their_events_by_id_reads_back(settings, store):
+    """Editions made before 0011 kept every event of their window inside the brief; the
+    upgrade keeps their ids instead, and the brief their emails are built from is unchanged."""
+    from sqlalchemy import text, update
+
+    from briefing.edition_brief import brief_for_edition
+    from briefing.store import Store
+    from briefing.store.editions import Edition, edition_content
+    from briefing.store.events import events_by_id
+    from tests.deliver_fixtures import make_edition
+
+    edition = make_edition(settings, store)
+    before = brief_for_edition(settings, store, edition)
+    with store.session() as session:
+        old = edition_content(session, edition.id)
+        ids = old.pop("event_ids")
+        stored = {event.id: event for event in events_by_id(session, ids)}
+        old["events"] = [stored[event_id].model_dump(mode="json") for event_id in ids]
+        session.execute(update(Edition).where(Edition.id == edition.id).values(content=old))
+        session.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+    store.dispose()
+
+    upgraded = Store(settings.db_url)
+    try:
+        with upgraded.session() as session:
+            kept = edition_content(session, edition.id)
+        assert "events" not in kept and kept["event_ids"] == ids
+        assert brief_for_edition(settings, upgraded, edition) == before
+    finally:
+        upgraded.dispose()

@@ -79,3 +79,36 @@ def test_search_follows_a_reimport_that_changes_a_title(cli, tmp_path, database_
     assert [(hit.event_id, plain(hit.title)) for hit in found] == [
         ("rich", "Drones strike the oil depot")
     ]
+
+
+def test_after_an_import_a_window_is_read_through_the_time_index(cli, tmp_path, monkeypatch):
+    """Without statistics SQLite read a brief's window through the category or review-state
+    index, i.e. every stored event of those categories, however short the window."""
+    from datetime import datetime
+
+    from sqlalchemy.dialects import sqlite
+
+    from briefing.store.events import _STORED_COLUMNS, APPROVED, PENDING, EventRow, _window_query
+
+    monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
+    days = [f"2024-10-{day:02d}T12:00:00+00:00" for day in range(1, 29)]
+    records = [
+        {**RICH, "id": f"e{n}", "occurred_at": days[n % 28], "category": ["military", "aid"][n % 2]}
+        for n in range(400)
+    ]
+    _import(cli, tmp_path, records)
+
+    query = _window_query(
+        datetime(2024, 10, 26, tzinfo=UTC),
+        datetime(2024, 10, 27, tzinfo=UTC),
+        ["military", "aid", "diplomatic"],
+        _STORED_COLUMNS,
+    ).where(EventRow.review_state.in_([APPROVED, PENDING]))
+    statement = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    store = Store(f"sqlite:///{tmp_path / 'output' / 'briefing.db'}")
+    try:
+        with store.engine.connect() as connection:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
+    finally:
+        store.dispose()
+    assert "INDEX ix_events_occurred_at" in plan[0][-1]

@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from briefing.brief.compose import Window
 from briefing.document import render
 from briefing.document.page import RenderedPdf, default_template_dir
-from briefing.document.pdf import TemplateFolderFetcher, render_pdf
+from briefing.document.pdf import TemplateFolderFetcher
 from briefing.errors import ConfigError
 from tests.render_fixtures import (
     GENERATED_AT,
@@ -31,6 +31,7 @@ from tests.render_fixtures import (
     event,
     figure_alternatives,
     many_events_brief,
+    pdf_of,
     seed_brief,
     seed_events,
 )
@@ -64,7 +65,7 @@ def attachments(data: bytes) -> dict[str, list[bytes]]:
 
 @pytest.fixture(scope="module")
 def seed_pdf() -> RenderedPdf:
-    return render_pdf(seed_brief(), author="Kyiv desk")
+    return pdf_of(seed_brief(), seed_events(), author="Kyiv desk")
 
 
 # --- content -------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def test_publisher_edition_number_distribution_and_logo(tmp_path):
     brief = replace(brief_of(seed_events(), spec=spec), edition_number=12)
     html = render.render_html(brief, template_dir=tmp_path)
     assert '<img class="logo" src="logo.svg" alt="Kyiv Analysis Desk">' in html
-    made = render_pdf(brief, template_dir=tmp_path)
+    made = pdf_of(brief, seed_events(), template_dir=tmp_path)
     first_page = page_texts(made.data)[0]
     assert first_page.startswith("KYIV ANALYSIS DESK Ukraine Situation Brief Edition No. 12, ")
     assert "Distribution Partners only" in first_page
@@ -167,13 +168,13 @@ def test_an_item_without_a_summary_has_no_lone_reference():
         {"occurred_at": "2024-10-25T12:00", "category": "aid", "title": "Convoy arrives",
          "sources": [{"name": "OCHA", "url": "https://example.org/ocha"}]}
     )  # fmt: skip
-    text = pdf_text(render_pdf(brief_of([bare])).data)
+    text = pdf_text(pdf_of(brief_of([bare]), [bare]).data)
     assert "Convoy arrives WHEN 25 Oct, 12:00 Source: [1] OCHA" in text
     assert text[: text.index("Sources Each entry")].count("[1]") == 1
 
 
 def test_every_page_has_its_number_of_all_pages():
-    made = render_pdf(many_events_brief(60))
+    made = pdf_of(many_events_brief(60))
     pages = page_texts(made.data)
     assert made.pages == len(pages) > 3
     for number, text in enumerate(pages, start=1):
@@ -201,14 +202,14 @@ def _flatten(outline: list) -> list:
 
 def test_an_empty_section_says_so():
     military_only = [e for e in seed_events() if e.category == "military"]
-    text = pdf_text(render_pdf(brief_of(military_only)).data)
+    text = pdf_text(pdf_of(brief_of(military_only)).data)
     assert "Military 3 developments" in text
     assert "Diplomatic No diplomatic developments were recorded in this window." in text
     assert "Aid No aid developments were recorded in this window." in text
 
 
 def test_a_window_without_events_is_a_valid_honest_brief():
-    made = render_pdf(empty_brief())
+    made = pdf_of(empty_brief())
     assert made.pages == 1
     text = pdf_text(made.data)
     assert "No events were recorded in this window" in text
@@ -234,7 +235,8 @@ def test_pdf_embeds_the_events_as_json(seed_pdf):
     files = attachments(seed_pdf.data)
     assert list(files) == ["events.json"]
     embedded = json.loads(files["events.json"][0])
-    assert embedded["events"] == [e.model_dump(mode="json") for e in brief.events]
+    by_id = {event.id: event.model_dump(mode="json") for event in seed_events()}
+    assert embedded["events"] == [by_id[event_id] for event_id in brief.event_ids]
     assert len(embedded["events"]) == 7
     assert embedded["brief"] == "daily"
     assert embedded["window"] == {
@@ -302,7 +304,7 @@ def hostile_pdf(http_server, secret) -> RenderedPdf:
             "importance": 5,
         }
     )
-    return render_pdf(brief_of([hostile]))
+    return pdf_of(brief_of([hostile]), [hostile])
 
 
 def test_hostile_event_text_is_shown_as_text(hostile_pdf, secret, http_server):
@@ -335,7 +337,7 @@ def test_even_a_template_cannot_fetch_urls_or_outside_files(tmp_path, http_serve
         f'{{% block colophon %}}<img src="{http_server.url}/logo.png">'
         '<img src="file:///etc/passwd"><p>Template colophon</p>{% endblock %}'
     )
-    made = render_pdf(seed_brief(), template_dir=tmp_path)
+    made = pdf_of(seed_brief(), seed_events(), template_dir=tmp_path)
     text = pdf_text(made.data)
     assert "Template colophon" in text
     assert "SECRET-4f1c9e" not in text

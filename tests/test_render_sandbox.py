@@ -14,7 +14,7 @@ PAYLOADS = {
     "cycler": '{{ cycler.__init__.__globals__.os.popen("touch MARKER").read() }}',
     "joiner": '{{ joiner.__init__.__globals__.os.popen("touch MARKER").read() }}',
     "format": "{{ '{0.__class__.__mro__[1].__subclasses__}'.format(brief) }}{{ ''.__class__ }}",
-    "mutation": "{{ brief.events[0].figures.update({'killed': 0}) }}",
+    "mutation": "{{ brief.sections[0].items[0].event.figures.update({'killed': 0}) }}",
 }
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from briefing.event import Event
+from briefing.event import EARLIEST, END_OF_RANGE, Event
 from briefing.store import Store
 from briefing.store.events import events_between, events_by_id, get_event, upsert_events
 from tests.conftest import DEMO_EVENTS
@@ -78,3 +78,59 @@ def test_a_stored_event_stays_frozen_and_copies_like_a_validated_one(stored):
     assert hash(event.location) == hash(stored[-1].location)
     assert event.figure_notes["support_percent"].upper == 52
     assert event.sources[0].url is None
+
+
+TRICKY = {
+    "id": 'tricky "quoted" \\ id',
+    "occurred_at": "2024-10-26T03:04:05.123400+03:00",
+    "category": "diplomatic",
+    "subtype": "statement",
+    "title": 'A "quoted" title \\ with é, Київ, 🚀 and \u2028 a line separator',
+    "summary": "Tab\there,\nnewline, </script> and a trailing backslash \\",
+    "location": {"country": "UA", "place": "Kyiv"},
+    "actors": ["Ukraine", "O'Brien"],
+    "figures": {"drones_launched": 116},
+    "figure_notes": {"drones_launched": {"qualifier": "at least", "side": "Russia"}},
+    "sources": [{"name": "Wire", "title": "Täglich", "published": "2024-10-26"}],
+    "importance": 4,
+    "tags": ["ukraine"],
+    "classification": {"confidence": 0.75, "reasons": ["said"]},
+}
+
+
+def test_a_window_read_without_building_its_events_agrees_with_them(database_url, validated):
+    """What a brief reads of every event of its window (`StoredEvent`), and the JSON its PDF
+    attaches, are those of the stored event, whatever its text holds."""
+    from briefing.store.events import stored_events_between
+
+    tricky = Event.model_validate(TRICKY, context={"zone": ZoneInfo("Europe/Kyiv")})
+    store = Store(database_url)
+    try:
+        with store.session() as session:
+            upsert_events(session, [*validated, tricky])
+        with store.session() as session:
+            built = {event.id: event for event in events_between(session)}
+            read = stored_events_between(session, EARLIEST, END_OF_RANGE)
+    finally:
+        store.dispose()
+    assert [event.id for event in read] == list(built)
+    for event in read:
+        whole = built[event.id]
+        assert event.whole() == whole
+        assert json.loads(event.as_json()) == whole.model_dump(mode="json")
+        assert (event.occurred_at, event.category, event.importance) == (
+            whole.occurred_at,
+            whole.category,
+            whole.importance,
+        )
+        assert (event.country, list(event.tags), list(event.actors)) == (
+            whole.country,
+            whole.tags,
+            whole.actors,
+        )
+        assert (event.figures, event.figure_notes) == (whole.figures, whole.figure_notes)
+        assert event.source_names == whole.source_names
+        assert event.sort_key == whole.sort_key
+    tricky_read = next(event for event in read if event.id == tricky.id)
+    assert tricky_read.confidence == 0.75
+    assert tricky_read.review_state == "approved"

@@ -7,10 +7,11 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from briefing.brief.window import Window
 from briefing.config import BriefSpec, FigureSpec
-from briefing.event import Event
+from briefing.event import Development, Event
 
 SECTION_HEADINGS = {
     "military": "Military",
@@ -141,7 +142,7 @@ class Brief:
     figures: tuple[FigureTotal, ...]
     sections: tuple[Section, ...]
     sources: tuple[SourceRef, ...]
-    events: tuple[Event, ...] = field(repr=False)
+    event_ids: tuple[str, ...] = field(repr=False)  # every event of the window, oldest first
     pending_review: tuple[str, ...] = ()  # ids of the window's events left out, awaiting review
     series: tuple[SeriesTrend, ...] = ()
     locale: str = "en_GB"
@@ -156,14 +157,17 @@ class Brief:
         return self.window.edition_date
 
 
-def select_events(events: Sequence[Event], spec: BriefSpec) -> list[Event]:
+Shown = TypeVar("Shown", bound=Development)
+
+
+def select_events(events: Sequence[Shown], spec: BriefSpec) -> list[Shown]:
     """The events a brief shows: its sections' categories, then its tag and country filters."""
     chosen = [event for event in events if event.category in spec.sections]
     if spec.tags:
         chosen = [event for event in chosen if set(event.tags) & set(spec.tags)]
     if spec.countries:
         wanted = {country.upper() for country in spec.countries}
-        chosen = [event for event in chosen if (event.location.country or "").upper() in wanted]
+        chosen = [event for event in chosen if (event.country or "").upper() in wanted]
     return chosen
 
 
@@ -172,7 +176,7 @@ FigureKey = tuple[str, str | None, str | None]
 
 
 def total_figures(
-    events: Sequence[Event], specs: Mapping[str, FigureSpec]
+    events: Sequence[Development], specs: Mapping[str, FigureSpec]
 ) -> dict[FigureKey, float]:
     """Each figure added up over the events as its registry entry says (sum, max or latest).
 
@@ -181,7 +185,8 @@ def total_figures(
     """
     totals: dict[FigureKey, float] = {}
     seen: dict[tuple, set[frozenset[str]]] = {}
-    for event in sorted(events, key=lambda e: e.occurred_at):
+    reporting = [event for event in events if event.figures]  # most of a large window reports none
+    for event in sorted(reporting, key=lambda e: e.occurred_at):
         if _reported_before(event, seen):
             continue
         for name, value in event.figures.items():
@@ -197,14 +202,14 @@ def total_figures(
     return totals
 
 
-def _reported_before(event: Event, seen: dict[tuple, set[frozenset[str]]]) -> bool:
+def _reported_before(event: Development, seen: dict[tuple, set[frozenset[str]]]) -> bool:
     """Whether another source's event with the same day, category and figures was counted.
 
     Each distinct set of sources is kept once: a window of 100,000 events holds few, and
     comparing with every earlier event instead took minutes.
     """
-    sources = frozenset(source.name for source in event.sources)
-    if not event.figures or not sources:
+    sources = event.source_names
+    if not sources:
         return False
     figures = frozenset(
         (name, value, event.figure_notes[name].side if name in event.figure_notes else None)
@@ -219,7 +224,7 @@ def _reported_before(event: Event, seen: dict[tuple, set[frozenset[str]]]) -> bo
 
 
 def _figure_rows(
-    shown: Sequence[Event],
+    shown: Sequence[Development],
     previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
     trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
@@ -230,7 +235,7 @@ def _figure_rows(
         totals,
         key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[2] or ""),
     )
-    reporting: dict[FigureKey, list[Event]] = defaultdict(list)  # one pass, not one per key
+    reporting: dict[FigureKey, list[Development]] = defaultdict(list)  # one pass, not one per key
     for event in shown:
         for name in event.figures:
             reporting[_figure_key(event, name)].append(event)
@@ -239,7 +244,7 @@ def _figure_rows(
     )
 
 
-def _figure_key(event: Event, name: str) -> FigureKey:
+def _figure_key(event: Development, name: str) -> FigureKey:
     note = event.figure_notes.get(name)
     return (name, note.unit if note else None, note.side if note else None)
 
@@ -247,7 +252,7 @@ def _figure_key(event: Event, name: str) -> FigureKey:
 def _figure_row(
     key: FigureKey,
     value: float,
-    reporting: Sequence[Event],
+    reporting: Sequence[Development],
     previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
     trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
@@ -289,14 +294,17 @@ def _total_qualifier(qualifiers: Sequence[str | None]) -> str | None:
 
 
 def daily_trends(
-    events: Sequence[Event], specs: Mapping[str, FigureSpec], window: Window, days: int
+    events: Sequence[Development], specs: Mapping[str, FigureSpec], window: Window, days: int
 ) -> dict[FigureKey, tuple[TrendPoint, ...]]:
     """Each figure's value per local day over the `days` days ending with the window."""
-    first_day = window.edition_date - timedelta(days=days - 1)
-    by_day: dict[date, list[Event]] = defaultdict(list)
+    last_day = window.edition_date
+    first_day = last_day - timedelta(days=days - 1)
+    by_day: dict[date, list[Development]] = defaultdict(list)
     for event in events:
+        if not event.figures:
+            continue
         day = event.occurred_at.astimezone(window.zone).date()
-        if first_day <= day <= window.edition_date and event.occurred_at < window.end:
+        if first_day <= day <= last_day and event.occurred_at < window.end:
             by_day[day].append(event)
     points: dict[FigureKey, list[TrendPoint]] = defaultdict(list)
     for day in sorted(by_day):
@@ -326,19 +334,20 @@ class _SourceList:
 def compose_brief(
     name: str,
     spec: BriefSpec,
-    events: Sequence[Event],
+    events: Sequence[Development],
     *,
     window: Window,
     generated_at: datetime,
     figure_specs: Mapping[str, FigureSpec],
-    previous_events: Sequence[Event] | None = None,
-    history_events: Sequence[Event] = (),
+    previous_events: Sequence[Development] | None = None,
+    history_events: Sequence[Development] = (),
     series: Mapping[str, Sequence[tuple[date, float, str]]] | None = None,
     edition_number: int | None = None,
 ) -> Brief:
     """The brief for `window`: sections in the configured order, each with its `max_items`
     most important (then most recent) items and a count of the rest; key figures and
-    `Brief.events` hold every event of the window.
+    `Brief.event_ids` hold every event of the window. Only the shown items' events are built
+    whole.
 
     `previous_events` are the events of the window before; when given, key figures show
     the change against them and takeaways name what is new. `history_events` (the last
@@ -348,14 +357,14 @@ def compose_brief(
     shown = [e for e in select_events(events, spec) if window.start <= e.occurred_at < window.end]
     sources = _SourceList()
     sections = []
-    by_category: dict[str, list[Event]] = {category: [] for category in spec.sections}
+    by_category: dict[str, list[Development]] = {category: [] for category in spec.sections}
     for event in shown:
         by_category[event.category].append(event)
     for category, in_category in by_category.items():
         ranked = heapq.nsmallest(spec.max_items, in_category, key=lambda e: e.sort_key)
         items = tuple(
-            Item(event, sources.cite(event), event.occurred_at.astimezone(window.zone))
-            for event in ranked
+            Item(whole, sources.cite(whole), whole.occurred_at.astimezone(window.zone))
+            for whole in (event.whole() for event in ranked)
         )
         heading = SECTION_HEADINGS.get(category, category.title())
         sections.append(Section(category, heading, items, len(in_category) - len(items)))
@@ -377,7 +386,7 @@ def compose_brief(
         figures=figures,
         sections=tuple(sections),
         sources=tuple(sources.refs.values()),
-        events=tuple(sorted(shown, key=lambda e: e.occurred_at)),
+        event_ids=tuple(event.id for event in sorted(shown, key=lambda e: e.occurred_at)),
         series=series_trends(spec.series, series or {}, figure_specs),
         locale=spec.locale,
         publisher=spec.publisher,
@@ -429,7 +438,7 @@ def _numbered(sections: list[Section]) -> list[Section]:
 def key_takeaways(
     sections: Sequence[Section],
     figures: Sequence[FigureTotal],
-    previous_events: Sequence[Event] | None,
+    previous_events: Sequence[Development] | None,
     limit: int,
 ) -> tuple[Takeaway, ...]:
     """Figures reported together, names new since the window before, developments per section.
@@ -467,7 +476,9 @@ def _figure_takeaways(figures: Sequence[FigureTotal], items: Sequence[Item]) -> 
     ]
 
 
-def _new_name_takeaway(items: Sequence[Item], previous_events: Sequence[Event]) -> list[Takeaway]:
+def _new_name_takeaway(
+    items: Sequence[Item], previous_events: Sequence[Development]
+) -> list[Takeaway]:
     known = {actor for event in previous_events for actor in event.actors}
     new: dict[str, list[Item]] = {}
     for item in items:

@@ -1,9 +1,14 @@
 """What a page is made from: the template folders, and everything WeasyPrint needs from a
-brief (`PdfSource`). Free of jinja2 and of the brief's model, so that a pre-started renderer
-process (`briefing.document.pdf_worker`) loads WeasyPrint and nothing else."""
+brief (`PdfSource`, `PackedFile`). Free of jinja2 and of the brief's model, so that a
+pre-started renderer process (`briefing.document.pdf_worker`) loads WeasyPrint and nothing
+else."""
 
 from __future__ import annotations
 
+import hashlib
+import zlib
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,15 +44,51 @@ class RenderedPdf:
 
 @dataclass(frozen=True)
 class PdfSource:
-    """Everything WeasyPrint needs to make a brief's PDF, made without loading it: so a
-    pre-started renderer process receives a page and bytes, not the brief."""
+    """Everything WeasyPrint needs to lay out a brief's pages, made without loading it: so a
+    pre-started renderer process receives a page, not the brief."""
 
     html: str
     title: str
     author: str
     created: datetime
-    events_json: bytes
     template_dir: Path | None
+
+
+@dataclass(frozen=True)
+class PackedFile:
+    """A file to attach, deflated before it reaches the renderer: the events' JSON of a large
+    window is made and compressed while the renderer lays out the pages (WeasyPrint would
+    compress it afterwards, at its slowest level, in the renderer)."""
+
+    deflated: bytes
+    size: int
+    md5: str
+
+    @classmethod
+    def pack(cls, parts: Iterable[bytes]) -> PackedFile:
+        """The file made of `parts`, each compressed in a thread while the next is made (zlib
+        and md5 let go of the GIL), so that the whole file is never held at once."""
+        deflate, digest = zlib.compressobj(ATTACHMENT_LEVEL), hashlib.md5(usedforsecurity=False)
+        size, deflated = 0, []
+
+        def take(part: bytes) -> None:
+            digest.update(part)
+            deflated.append(deflate.compress(part))
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack") as packer:
+            taken: Future[None] | None = None
+            for part in parts:
+                if taken is not None:
+                    taken.result()
+                taken = packer.submit(take, part)
+                size += len(part)
+            if taken is not None:
+                taken.result()
+        deflated.append(deflate.flush())
+        return cls(b"".join(deflated), size, digest.hexdigest())
+
+
+ATTACHMENT_LEVEL = 6
 
 
 def w3c_time(moment: datetime) -> str:

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from weasyprint import HTML, Attachment
+import pydyf
+from weasyprint import HTML, Attachment, Document
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from briefing.document.page import PdfSource, RenderedPdf, template_folders, w3c_time
+from briefing.document.page import (
+    PackedFile,
+    PdfSource,
+    RenderedPdf,
+    template_folders,
+    w3c_time,
+)
 
 if TYPE_CHECKING:
     from briefing.brief.compose import Brief
@@ -69,49 +78,79 @@ class TemplateFolderFetcher(URLFetcher):
         raise FileNotFoundError(f"{relative} is in none of the template folders")
 
 
-def _associate_each_file_once(document: Any, pdf: Any) -> None:
-    """WeasyPrint lists the attachment twice in the catalogue's /AF; PDF/A wants it once."""
-    import pydyf
-
-    if "AF" in pdf.catalog:
-        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
-
-
 def render_pdf(
-    brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
+    brief: Brief,
+    *,
+    events_json: Callable[[], Iterable[bytes]],
+    template_dir: Path | None = None,
+    author: str = "briefing",
 ) -> RenderedPdf:
     """The brief as a tagged PDF/A-3 with title, author, creation date and language, and its
-    events attached as an associated file (AFRelationship /Data)."""
+    events (`events_json`, made once the pages are laid out) attached as an associated file
+    (AFRelationship /Data)."""
     from briefing.document.render import pdf_source  # jinja2 and the brief's model: see above
 
-    return pdf_from_source(pdf_source(brief, template_dir=template_dir, author=author))
+    laid_out = lay_out(pdf_source(brief, template_dir=template_dir, author=author))
+    return write_pdf(laid_out, PackedFile.pack(events_json()))
 
 
-def pdf_from_source(source: PdfSource) -> RenderedPdf:
-    """WeasyPrint's part of a render, in one layout pass: the page count comes from the
-    rendered document that is written."""
+@dataclass(frozen=True)
+class LaidOut:
+    """A brief's pages laid out, waiting for the file they carry."""
+
+    document: Document
+    source: PdfSource
+
+    @property
+    def pages(self) -> int:
+        return len(self.document.pages)
+
+
+def lay_out(source: PdfSource) -> LaidOut:
+    """WeasyPrint's layout of the page, in one pass: the document laid out is the one written."""
     folders = template_folders(source.template_dir)
-    fetcher = TemplateFolderFetcher(folders)
     base_url = f"{folders[0].resolve().as_uri()}/"
-    document = HTML(string=source.html, base_url=base_url, url_fetcher=fetcher)
-    rendered = document.render(pdf_variant=PDF_VARIANT, pdf_tags=True)
-    rendered.metadata.title = source.title
-    rendered.metadata.authors = [source.author]
-    rendered.metadata.created = rendered.metadata.modified = w3c_time(source.created)
-    created = source.created.astimezone(UTC)
-    attachment = Attachment(
-        string=source.events_json,
+    page = HTML(string=source.html, base_url=base_url, url_fetcher=TemplateFolderFetcher(folders))
+    document = page.render(pdf_variant=PDF_VARIANT, pdf_tags=True)
+    document.metadata.title = source.title
+    document.metadata.authors = [source.author]
+    document.metadata.created = document.metadata.modified = w3c_time(source.created)
+    return LaidOut(document, source)
+
+
+def write_pdf(laid_out: LaidOut, events: PackedFile) -> RenderedPdf:
+    """The laid-out pages as a PDF/A-3 carrying `events`, already deflated."""
+    created = laid_out.source.created.astimezone(UTC)
+    placeholder = Attachment(
+        string=b"",
         name=EVENTS_ATTACHMENT,
-        description=f"Events of {source.title}",
+        description=f"Events of {laid_out.source.title}",
         created=created,
         modified=created,
-        url_fetcher=fetcher,
         relationship="Data",
     )
-    data = rendered.write_pdf(
-        attachments=[attachment],
+    data = laid_out.document.write_pdf(
+        attachments=[placeholder],
         pdf_variant=PDF_VARIANT,
         pdf_tags=True,
-        finisher=_associate_each_file_once,
+        finisher=partial(_finish, events=events),
     )
-    return RenderedPdf(data=data, pages=len(rendered.pages))
+    return RenderedPdf(data=data, pages=laid_out.pages)
+
+
+def _finish(_document: Document, pdf: pydyf.PDF, *, events: PackedFile) -> None:
+    """Put the packed file in the attachment's place, and list it once in the catalogue's /AF
+    (WeasyPrint lists it twice; PDF/A wants it once)."""
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
+    embedded = [
+        item
+        for item in pdf.objects
+        if isinstance(item, pydyf.Stream) and item.extra.get("Type") == "/EmbeddedFile"
+    ]
+    (stream,) = embedded
+    stream.stream = [events.deflated]
+    stream.compress = False
+    stream.extra["Filter"] = "/FlateDecode"
+    stream.extra["Params"]["CheckSum"] = f"<{events.md5}>"
+    stream.extra["Params"]["Size"] = events.size

@@ -3,8 +3,9 @@
 For one-shot commands: the child's import of WeasyPrint (about half a second) runs on the
 second core while the parent reads settings, opens the database, composes the brief and fills
 its templates, so the command costs little more than the render it cannot avoid. The child
-gets the page and the attachment's bytes, cheap to send whatever the brief's size. Nothing here
-imports WeasyPrint in the parent.
+gets the page, and lays it out while the parent makes and compresses the attachment (the
+JSON of every event of the window: 100 MB for 100,000 events), which it then gets deflated.
+Nothing here imports WeasyPrint in the parent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -25,7 +27,8 @@ from briefing.errors import BriefingError
 
 if TYPE_CHECKING:
     from briefing.brief.compose import Brief
-    from briefing.document.page import PdfSource, RenderedPdf
+    from briefing.document.page import PackedFile, PdfSource, RenderedPdf
+    from briefing.document.pdf import LaidOut
 
 # From <linux/prctl.h>: ask the kernel for a signal when the parent process dies.
 PR_SET_PDEATHSIG = 1
@@ -60,10 +63,21 @@ def _watch(parent: int) -> None:
     os._exit(1)
 
 
-def _render(source: PdfSource) -> RenderedPdf:
-    from briefing.document.pdf import pdf_from_source
+_laid_out: list[LaidOut] = []  # in the child: the pages laid out, waiting for their file
 
-    return pdf_from_source(source)
+
+def _lay_out(source: PdfSource) -> int:
+    from briefing.document.pdf import lay_out
+
+    _laid_out[:] = [lay_out(source)]
+    return _laid_out[0].pages
+
+
+def _write(events: PackedFile) -> RenderedPdf:
+    from briefing.document.pdf import write_pdf
+
+    laid_out = _laid_out.pop()
+    return write_pdf(laid_out, events)
 
 
 class PdfWorker:
@@ -83,13 +97,23 @@ class PdfWorker:
         self._pool.shutdown(cancel_futures=True)
 
     def render_pdf(
-        self, brief: Brief, *, template_dir: Path | None = None, author: str = "briefing"
+        self,
+        brief: Brief,
+        *,
+        events_json: Callable[[], Iterable[bytes]],
+        template_dir: Path | None = None,
+        author: str = "briefing",
     ) -> RenderedPdf:
-        """Templates filled here, the PDF made by the child."""
+        """Templates filled here; while the child lays out the pages, the events' JSON is
+        made and packed here; then the child writes the PDF."""
+        from briefing.document.page import PackedFile
         from briefing.document.render import pdf_source
 
         source = pdf_source(brief, template_dir=template_dir, author=author)
         try:
-            return self._pool.submit(_render, source).result()
+            laid_out = self._pool.submit(_lay_out, source)
+            events = PackedFile.pack(events_json())
+            laid_out.result()
+            return self._pool.submit(_write, events).result()
         except BrokenProcessPool:
             raise BriefingError("the PDF renderer process died; see the messages above") from None

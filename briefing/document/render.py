@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import TypeAdapter
 
 from briefing.brief.compose import Brief, Window
 from briefing.document.page import PdfSource, template_folders, w3c_time
@@ -398,29 +397,8 @@ def pdf_source(
         title=document_title(brief),
         author=author,
         created=brief.generated_at,
-        events_json=_EVENTS_DOCUMENT.dump_json(events_document(brief)),
         template_dir=template_dir,
     )
-
-
-def events_document(brief: Brief) -> dict[str, Any]:
-    """The machine-readable content of a brief, embedded in its PDF (events as models)."""
-    return {
-        "brief": brief.name,
-        "title": brief.title,
-        "window": {
-            "start": brief.window.start.isoformat(),
-            "end": brief.window.end.isoformat(),
-            "timezone": brief.window.zone.key,
-        },
-        "generated_at": brief.generated_at.isoformat(),
-        "events": list(brief.events),
-    }
-
-
-# Compact JSON written by pydantic's own serializer, without a dict per event first: a
-# 100,000-event brief took seconds with model_dump and indented json.dumps.
-_EVENTS_DOCUMENT = TypeAdapter(dict[str, Any])
 
 
 def render_template(environment: jinja2.Environment, name: str, **context: Any) -> str:

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from itertools import chain
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import JSON, Connection, Integer, String, Text, cast, func, literal, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -155,6 +156,21 @@ _READ_COLUMNS = [
     ),
     _json_fields_as_one_array(),
 ]
+_PLAIN_FIELDS = ("id", "occurred_at", "category", "subtype", "title", "summary", "country",
+                 "place", "importance", "review_state")  # fmt: skip
+# Where StoredEvent finds its columns: by position, as a row's attributes cost 5 times more.
+_ID, _AT, _CATEGORY, _COUNTRY, _IMPORTANCE, _STATE, _FIGURES = (
+    [*_PLAIN_FIELDS, *_JSON_FIELDS].index(name)
+    for name in (
+        "id",
+        "occurred_at",
+        "category",
+        "country",
+        "importance",
+        "review_state",
+        "figures",
+    )
+)
 
 
 def _columns(event: Event) -> dict[str, Any]:
@@ -229,6 +245,7 @@ def import_events(
                 written.append(writer.submit(write, [e.id for e in chunk], columns, rows))
             while written:
                 written.popleft().result()
+            _refresh_statistics(connection)
         finally:
             # On an error, what is still queued is dropped and what runs is waited for, so
             # nothing else meets a statement in flight (the page cache, the rollback).
@@ -237,6 +254,17 @@ def import_events(
 
 
 _WAITING_CHUNKS = 2
+
+
+def _refresh_statistics(connection: Connection) -> None:
+    """On SQLite, sample the events' indexes (a few milliseconds): without statistics the
+    planner read a brief's window through the review-state or category index, i.e. every
+    stored event, instead of through the time index."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit = 400")
+        connection.exec_driver_sql("ANALYZE events")
+
+
 _IMPORT_CACHE_KIB = 32 * 1024
 
 
@@ -356,9 +384,12 @@ def events_between(
 
 
 def _window_query(
-    start: datetime | None, end: datetime | None, categories: Sequence[str] | None
+    start: datetime | None,
+    end: datetime | None,
+    categories: Sequence[str] | None,
+    columns: Sequence[Any] = _READ_COLUMNS,
 ) -> Any:
-    query = select(*_READ_COLUMNS).order_by(EventRow.occurred_at, EventRow.id)
+    query = select(*columns).order_by(EventRow.occurred_at, EventRow.id)
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
     if end is not None:
@@ -366,6 +397,138 @@ def _window_query(
     if categories:
         query = query.where(EventRow.category.in_(list(categories)))
     return query
+
+
+_STORED_COLUMNS = [  # in the order `StoredEvent.as_json` unpacks them
+    *(EventRow.__table__.c[name] for name in _PLAIN_FIELDS),
+    *(cast(EventRow.__table__.c[name], Text).label(name) for name in _JSON_FIELDS),
+]
+
+
+class StoredEvent:
+    """An event of a window as the store holds it: its plain columns, and its JSON columns as
+    text, decoded when first read. A brief reads a few of them for every event (figures only
+    where there are some) and builds only its shown items whole (`whole()`); its attached
+    data takes each event's JSON from the stored text (`as_json()`). Satisfies `Development`.
+    """
+
+    __slots__ = ("_decoded", "_row")
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+        self._decoded: dict[str, Any] = {}
+
+    def _json(self, name: str) -> Any:
+        if name not in self._decoded:
+            text = getattr(self._row, name)
+            self._decoded[name] = None if text is None else json.loads(text)
+        return self._decoded[name]
+
+    @property
+    def id(self) -> str:
+        return self._row[_ID]
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self._row[_AT]
+
+    @property
+    def category(self) -> str:
+        return self._row[_CATEGORY]
+
+    @property
+    def importance(self) -> int:
+        return self._row[_IMPORTANCE]
+
+    @property
+    def country(self) -> str | None:
+        return self._row[_COUNTRY]
+
+    @property
+    def review_state(self) -> str:
+        return self._row[_STATE]
+
+    @property
+    def sort_key(self) -> tuple[int, float]:
+        return (-self._row[_IMPORTANCE], -self._row[_AT].timestamp())
+
+    @property
+    def tags(self) -> list[str]:
+        return self._json("tags") or []
+
+    @property
+    def actors(self) -> list[str]:
+        return self._json("actors") or []
+
+    @property
+    def figures(self) -> dict[str, float]:
+        if self._row[_FIGURES] in (None, "{}"):
+            return {}
+        if "floats" not in self._decoded:
+            stored = self._json("figures") or {}
+            self._decoded["floats"] = {name: float(value) for name, value in stored.items()}
+        return self._decoded["floats"]
+
+    @property
+    def figure_notes(self) -> dict[str, FigureNote]:
+        if "notes" not in self._decoded:
+            notes = self._json("figure_notes") or {}
+            self._decoded["notes"] = {n: FigureNote.model_validate(v) for n, v in notes.items()}
+        return self._decoded["notes"]
+
+    @property
+    def source_names(self) -> frozenset[str]:
+        if "names" not in self._decoded:
+            names = frozenset(source["name"] for source in self._json("sources") or [])
+            self._decoded["names"] = names
+        return self._decoded["names"]
+
+    @property
+    def confidence(self) -> float | None:
+        """The ingestion's confidence in what it read, when it gave one."""
+        value = (self._json("classification") or {}).get("confidence")
+        return float(value) if isinstance(value, int | float) else None
+
+    def whole(self) -> Event:
+        return _stored_event(self._row, [self._json(name) for name in _JSON_FIELDS])
+
+    def as_json(self) -> str:
+        """The event's JSON as `Event.model_dump_json` gives it (in its own order, times in
+        UTC with a Z), its JSON columns pasted in as stored: 100,000 events in a sixth of the
+        time of building and dumping them."""
+        (id_, moment, category, subtype, title, summary, country, place, importance, _,
+         actors, figures, notes, sources, tags, classification) = self._row  # fmt: skip
+        at = moment.astimezone(UTC).isoformat().removesuffix("+00:00")
+        return (
+            f'{{"id":{_quoted(id_)},"occurred_at":"{at}Z","category":{_quoted(category)}'
+            f',"subtype":{_quoted(subtype)},"title":{_quoted(title)}'
+            f',"summary":{_quoted(summary or "")}'
+            f',"location":{{"country":{_quoted(country)},"place":{_quoted(place)}}}'
+            f',"actors":{actors or "[]"},"figures":{figures or "{}"}'
+            f',"figure_notes":{notes or "{}"},"sources":{sources or "[]"}'
+            f',"importance":{importance},"tags":{tags or "[]"}'
+            f',"classification":{classification or "null"}}}'
+        )
+
+
+def _quoted(text: str | None) -> str:
+    return to_json(text).decode()
+
+
+def stored_events_between(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    categories: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+) -> list[StoredEvent]:
+    """The events of a window in review `states`, oldest first, as read (not built): a brief's
+    window may hold 100,000 events."""
+    query = _window_query(start, end, categories, _STORED_COLUMNS)
+    if states:
+        query = query.where(EventRow.review_state.in_(list(states)))
+    with cycle_collector_paused():
+        return [StoredEvent(row) for row in session.execute(query)]
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
