@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from briefing.brief.window import Window
 from briefing.config import BriefSpec, FigureSpec
-from briefing.event import Development, Event
+from briefing.event import Development, Event, FigureNote
 
 SECTION_HEADINGS = {
     "military": "Military",
@@ -175,6 +175,37 @@ FigureKey = tuple[str, str | None, str | None]
 """A key figure's name, unit and side: only figures alike in all three are added up."""
 
 
+class _Report(NamedTuple):
+    """An event's figures as adding up reads them, worked out once for each event (a window
+    may hold 100,000, counted for the window and again for its day's trend point)."""
+
+    event: Development
+    figures: tuple[tuple[FigureKey, float, FigureNote | None], ...]
+    signature: tuple  # day, category and figures: what two sources' reports of one share
+    sources: frozenset[str]
+
+
+def _reports(events: Iterable[Development]) -> list[_Report]:
+    """The events that report figures (most of a large window reports none), oldest first."""
+    found = []
+    for event in events:
+        figures = event.figures
+        if not figures:
+            continue
+        notes = event.figure_notes
+        keyed = []
+        for name, value in figures.items():
+            note = notes.get(name)
+            keyed.append(
+                ((name, note.unit, note.side) if note else (name, None, None), value, note)
+            )
+        reported = frozenset((key[0], value, key[2]) for key, value, _ in keyed)
+        signature = (event.occurred_at.date(), event.category, reported)
+        found.append(_Report(event, tuple(keyed), signature, event.source_names))
+    found.sort(key=lambda report: report.event.occurred_at)
+    return found
+
+
 def total_figures(
     events: Sequence[Development], specs: Mapping[str, FigureSpec]
 ) -> dict[FigureKey, float]:
@@ -183,16 +214,19 @@ def total_figures(
     Figures are kept apart by unit and side (Russian drones downed are not added to Ukrainian
     ones), and a development that two sources reported as two events counts once.
     """
+    return _added_up(_reports(events), specs)
+
+
+def _added_up(
+    reports: Iterable[_Report], specs: Mapping[str, FigureSpec]
+) -> dict[FigureKey, float]:
     totals: dict[FigureKey, float] = {}
     seen: dict[tuple, set[frozenset[str]]] = {}
-    reporting = [event for event in events if event.figures]  # most of a large window reports none
-    for event in sorted(reporting, key=lambda e: e.occurred_at):
-        if _reported_before(event, seen):
+    for report in reports:
+        if _reported_before(report, seen):
             continue
-        for name, value in event.figures.items():
-            note = event.figure_notes.get(name)
-            key = (name, note.unit if note else None, note.side if note else None)
-            how = specs[name].aggregate if name in specs else "sum"
+        for key, value, _ in report.figures:
+            how = specs[key[0]].aggregate if key[0] in specs else "sum"
             if key not in totals or how == "latest":
                 totals[key] = value
             elif how == "sum":
@@ -202,21 +236,16 @@ def total_figures(
     return totals
 
 
-def _reported_before(event: Development, seen: dict[tuple, set[frozenset[str]]]) -> bool:
+def _reported_before(report: _Report, seen: dict[tuple, set[frozenset[str]]]) -> bool:
     """Whether another source's event with the same day, category and figures was counted.
 
     Each distinct set of sources is kept once: a window of 100,000 events holds few, and
     comparing with every earlier event instead took minutes.
     """
-    sources = event.source_names
+    sources = report.sources
     if not sources:
         return False
-    figures = frozenset(
-        (name, value, event.figure_notes[name].side if name in event.figure_notes else None)
-        for name, value in event.figures.items()
-    )
-    signature = (event.occurred_at.date(), event.category, figures)
-    earlier = seen.setdefault(signature, set())
+    earlier = seen.setdefault(report.signature, set())
     if any(not (sources & other) for other in earlier):
         return True
     earlier.add(sources)
@@ -224,42 +253,38 @@ def _reported_before(event: Development, seen: dict[tuple, set[frozenset[str]]])
 
 
 def _figure_rows(
-    shown: Sequence[Development],
+    shown: Sequence[_Report],
     previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
     trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
 ) -> tuple[FigureTotal, ...]:
-    totals = total_figures(shown, specs)
+    totals = _added_up(shown, specs)
     order = list(specs)
     keys = sorted(
         totals,
         key=lambda k: (order.index(k[0]) if k[0] in order else len(order), k[0], k[2] or ""),
     )
-    reporting: dict[FigureKey, list[Development]] = defaultdict(list)  # one pass, not one per key
-    for event in shown:
-        for name in event.figures:
-            reporting[_figure_key(event, name)].append(event)
+    reporting: dict[FigureKey, list[tuple[str, FigureNote | None]]] = defaultdict(list)
+    for report in shown:  # one pass, not one per key
+        for key, _, note in report.figures:
+            reporting[key].append((report.event.id, note))
     return tuple(
         _figure_row(key, totals[key], reporting[key], previous, specs, trends) for key in keys
     )
 
 
-def _figure_key(event: Development, name: str) -> FigureKey:
-    note = event.figure_notes.get(name)
-    return (name, note.unit if note else None, note.side if note else None)
-
-
 def _figure_row(
     key: FigureKey,
     value: float,
-    reporting: Sequence[Development],
+    reporting: Sequence[tuple[str, FigureNote | None]],
     previous: Mapping[FigureKey, float] | None,
     specs: Mapping[str, FigureSpec],
     trends: Mapping[FigureKey, tuple[TrendPoint, ...]],
 ) -> FigureTotal:
-    """The row of one key figure; `reporting` are the shown events that report it."""
+    """The row of one key figure; `reporting` are the ids and notes of the shown events that
+    report it, oldest first."""
     name, unit, side = key
-    notes = [event.figure_notes.get(name) for event in reporting]
+    notes = [note for _, note in reporting]
     spec = specs.get(name)
     return FigureTotal(
         name=name,
@@ -271,7 +296,7 @@ def _figure_row(
         side=side,
         upper=notes[0].upper if len(notes) == 1 and notes[0] else None,
         trend=trends.get(key, ()),
-        event_ids=tuple(event.id for event in reporting),
+        event_ids=tuple(event_id for event_id, _ in reporting),
     )
 
 
@@ -293,22 +318,21 @@ def _total_qualifier(qualifiers: Sequence[str | None]) -> str | None:
     return _agreed(qualifiers) or "approximately"
 
 
-def daily_trends(
-    events: Sequence[Development], specs: Mapping[str, FigureSpec], window: Window, days: int
+def _daily_trends(
+    reports: Sequence[_Report], specs: Mapping[str, FigureSpec], window: Window, days: int
 ) -> dict[FigureKey, tuple[TrendPoint, ...]]:
     """Each figure's value per local day over the `days` days ending with the window."""
     last_day = window.edition_date
     first_day = last_day - timedelta(days=days - 1)
-    by_day: dict[date, list[Development]] = defaultdict(list)
-    for event in events:
-        if not event.figures:
-            continue
-        day = event.occurred_at.astimezone(window.zone).date()
-        if first_day <= day <= last_day and event.occurred_at < window.end:
-            by_day[day].append(event)
+    by_day: dict[date, list[_Report]] = defaultdict(list)
+    for report in reports:
+        moment = report.event.occurred_at
+        day = moment.astimezone(window.zone).date()
+        if first_day <= day <= last_day and moment < window.end:
+            by_day[day].append(report)
     points: dict[FigureKey, list[TrendPoint]] = defaultdict(list)
     for day in sorted(by_day):
-        for key, value in total_figures(by_day[day], specs).items():
+        for key, value in _added_up(by_day[day], specs).items():
             points[key].append(TrendPoint(day, value))
     return {key: tuple(found) for key, found in points.items()}
 
@@ -373,10 +397,15 @@ def compose_brief(
     previous = None
     if previous_selected is not None:
         previous = total_figures(previous_selected, figure_specs)
-    trends = daily_trends(
-        [*select_events(history_events, spec), *shown], figure_specs, window, TREND_DAYS
+    reported = _reports(shown)
+    history = _reports(select_events(history_events, spec))
+    trends = _daily_trends(
+        sorted([*history, *reported], key=lambda report: report.event.occurred_at),
+        figure_specs,
+        window,
+        TREND_DAYS,
     )
-    figures = _figure_rows(shown, previous, figure_specs, trends)
+    figures = _figure_rows(reported, previous, figure_specs, trends)
     return Brief(
         name=name,
         title=spec.title,
