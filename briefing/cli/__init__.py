@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import gc
 import importlib
 import io
 import sys
@@ -64,14 +62,6 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
     """Sourced, dated situation briefs: store events, generate PDF editions, mail subscribers."""
     ctx.obj = App(config_path=config_path, quiet=quiet)
     ctx.call_on_close(ctx.obj.close)
-
-
-def run() -> None:
-    """The `briefing` command: `main`, then an exit without the interpreter's last collection,
-    which walked every object once more (60–80 ms of every command) for memory the exit frees
-    anyway. Registered first, `gc.freeze` runs after every other exit handler."""
-    atexit.register(gc.freeze)
-    main()
 
 
 def main(args: list[str] | None = None) -> None:

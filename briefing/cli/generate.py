@@ -93,9 +93,9 @@ def _pdf_renderer(fmt: str):
     if fmt != "pdf":
         yield None
         return
-    from briefing.document.pdf_worker import PdfWorker
+    from briefing.document.pdf_worker import pdf_worker
 
-    with PdfWorker() as worker:
+    with pdf_worker() as worker:
         yield worker.render_pdf
 
 

@@ -11,6 +11,7 @@ Nothing here imports WeasyPrint in the parent.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -36,6 +37,9 @@ PARENT_CHECK_SECONDS = 0.5
 
 
 def _load_renderer(parent: int) -> None:
+    # No cyclic garbage collection in this process: it lives for one command, the cycles
+    # WeasyPrint makes go with it, and its import and render ran 5–8 % faster without.
+    gc.disable()
     _die_with(parent)
     import briefing.document.pdf  # noqa: F401  (the slow import this process exists to do early)
 
@@ -81,20 +85,34 @@ def _write(events: PackedFile) -> RenderedPdf:
 
 
 class PdfWorker:
-    """Use as a context manager: the child starts on entry and is reaped on exit."""
+    """Use as a context manager: the child starts on entry (unless `start` started it) and is
+    reaped on exit."""
 
-    def __enter__(self) -> PdfWorker:
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_load_renderer,
-            initargs=(os.getpid(),),
-        )
-        self._pool.submit(int)  # start the child now, not at the first render
+    _pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> PdfWorker:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_load_renderer,
+                initargs=(os.getpid(),),
+            )
+            self._pool.submit(int)  # start the child now, not at the first render
         return self
 
+    def __enter__(self) -> PdfWorker:
+        return self.start()
+
     def __exit__(self, *_exc: object) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            raise RuntimeError("the renderer has not been started")
+        return self._pool
 
     def render_pdf(
         self,
@@ -111,9 +129,23 @@ class PdfWorker:
 
         source = pdf_source(brief, template_dir=template_dir, author=author)
         try:
-            laid_out = self._pool.submit(_lay_out, source)
+            laid_out = self.pool.submit(_lay_out, source)
             events = PackedFile.pack(events_json())
             laid_out.result()
-            return self._pool.submit(_write, events).result()
+            return self.pool.submit(_write, events).result()
         except BrokenProcessPool:
             raise BriefingError("the PDF renderer process died; see the messages above") from None
+
+
+_started_early: list[PdfWorker] = []
+
+
+def start_early() -> None:
+    """Start a renderer now, for a command about to render a PDF (`briefing generate`), so
+    that its process starts before the command's own imports (70–100 ms sooner)."""
+    _started_early.append(PdfWorker().start())
+
+
+def pdf_worker() -> PdfWorker:
+    """The renderer started early, else a new one; enter it as a context manager."""
+    return _started_early.pop() if _started_early else PdfWorker()
