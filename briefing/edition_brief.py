@@ -125,6 +125,9 @@ def _brief_adapter() -> TypeAdapter[Brief]:
     return TypeAdapter(Brief)
 
 
+_EVENTS_PER_PART = 500
+
+
 def events_document(brief: Brief, events: Iterable[str]) -> Iterator[bytes]:
     """The machine-readable content of a brief, embedded in its PDF: its window and every
     event of it, `events` being each event's JSON; in parts of a few hundred kilobytes."""
@@ -141,20 +144,17 @@ def events_document(brief: Brief, events: Iterable[str]) -> Iterator[bytes]:
         }
     )
     yield head[:-1] + b',"events":['
-    texts = iter(events)
-    first = True
+    texts, separator = iter(events), b""
     while part := list(islice(texts, _EVENTS_PER_PART)):
-        yield ("" if first else ",").encode() + ",".join(part).encode()
-        first = False
+        yield separator + ",".join(part).encode()
+        separator = b","
     yield b"]}"
-
-
-_EVENTS_PER_PART = 500
 
 
 def brief_content(brief: Brief) -> dict[str, Any]:
     """The composed brief as JSON, kept with its edition: every field of compose's dataclasses
-    and of the events, whatever fields they gain, read from their type hints."""
+    and of the shown items' events, whatever fields they gain, read from their type hints; the
+    window's events by id (their JSON is the PDF's attached data)."""
     return _brief_adapter().dump_python(brief, mode="json")
 
 
