@@ -83,3 +83,29 @@ def test_max_items_must_be_at_least_one(cli, tmp_path):
     (line,) = result.err.strip().splitlines()
     assert line.startswith("error: briefing.toml: briefs.daily.max_items: ")
     assert not (tmp_path / "output" / "briefs").exists()
+
+
+def test_a_window_of_many_events_attaches_each_once_in_time_order(cli, tmp_path):
+    """Past the few hundred events the attachment is written in parts: every event is in it
+    once, in time order, as stored, and the key figures still count them all."""
+    many = [
+        {**military(number, 1 + number % 5), "occurred_at": f"2024-10-26T{number % 24:02d}:"
+         f"{number % 60:02d}:{number % 59:02d}+00:00", "id": f"many-{number:04d}"}
+        for number in range(1234)
+    ]  # fmt: skip
+    (tmp_path / "events.json").write_text(json.dumps(many))
+    (tmp_path / "briefing.toml").write_text('timezone = "UTC"\n')
+    assert cli("events", "import", tmp_path / "events.json").code == 0
+    made = cli("generate", "--date", "2024-10-26", "--json")
+    assert made.code == 0, made.err
+    reader = PdfReader(io.BytesIO(Path(json.loads(made.out)["path"]).read_bytes()))
+    (attached,) = reader.attachments["events.json"]
+    events = json.loads(attached)["events"]
+
+    assert sorted(event["id"] for event in events) == sorted(event["id"] for event in many)
+    times = [event["occurred_at"] for event in events]
+    assert times == sorted(times)
+    by_id = {record["id"]: record for record in many}
+    assert all(event["title"] == by_id[event["id"]]["title"] for event in events)
+    text = squash(" ".join(page.extract_text() for page in reader.pages))
+    assert "1,234 developments" in text
