@@ -109,10 +109,7 @@ def _reviewed_window(
     admitted: list[StoredEvent] = []
     waiting: list[StoredEvent] = []
     for event in found:
-        state = event.review_state
-        # an approved event's classification need not be read for its confidence
-        allowed = state == APPROVED or publishable(state, event.confidence, spec)
-        (admitted if allowed else waiting).append(event)
+        (admitted if publishable(event, spec) else waiting).append(event)
     return admitted, [event.id for event in select_events(waiting, spec)]
 
 

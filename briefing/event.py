@@ -241,8 +241,7 @@ class Event(BaseModel):
 
     @property
     def sort_key(self) -> tuple[int, float]:
-        """Most important first, then most recent first."""
-        return (-self.importance, -self.occurred_at.timestamp())
+        return rank(self.importance, self.occurred_at)
 
     @property
     def country(self) -> str | None:
@@ -292,6 +291,11 @@ class Development(Protocol):
     def sort_key(self) -> tuple[int, float]: ...
     def whole(self) -> Event: ...
     def as_json(self) -> str: ...
+
+
+def rank(importance: int, occurred_at: datetime) -> tuple[int, float]:
+    """An event's sort key in a brief: most important first, then most recent first."""
+    return (-importance, -occurred_at.timestamp())
 
 
 def check_figure(number: float, name: str | None = None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -33,11 +33,23 @@ from briefing.store.events import (
 )
 
 
-def publishable(state: str, confidence: float | None, spec: BriefSpec) -> bool:
-    """Whether a brief may publish an event in review `state`: approved, or pending and
-    confident enough under `review = "auto"`. Rejected events never are."""
+class Reviewable(Protocol):
+    """An event with its review state: a `ReviewedEvent`, or a window's `StoredEvent`."""
+
+    @property
+    def review_state(self) -> str: ...
+    @property
+    def confidence(self) -> float | None: ...
+
+
+def publishable(item: Reviewable, spec: BriefSpec) -> bool:
+    """Whether a brief may publish the event: approved, or pending and confident enough under
+    `review = "auto"`. Rejected events never are. The confidence is read only when it
+    decides (for a stored event it means decoding its classification)."""
+    state = item.review_state
     if state == APPROVED:
         return True
+    confidence = item.confidence
     return (
         state == PENDING
         and spec.review == "auto"
@@ -54,8 +66,7 @@ def auto_briefs(item: ReviewedEvent, settings: Settings) -> list[str]:
     return [
         name
         for name, spec in specs
-        if publishable(item.review.state, item.confidence, spec)
-        and select_events([item.event], spec)
+        if publishable(item, spec) and select_events([item.event], spec)
     ]
 
 

@@ -88,7 +88,7 @@ def test_after_an_import_a_window_is_read_through_the_time_index(cli, tmp_path, 
 
     from sqlalchemy.dialects import sqlite
 
-    from briefing.store.events import _STORED_COLUMNS, APPROVED, PENDING, EventRow, _window_query
+    from briefing.store.events import _STORED_COLUMNS, APPROVED, PENDING, _window_query
 
     monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
     days = [f"2024-10-{day:02d}T12:00:00+00:00" for day in range(1, 29)]
@@ -102,8 +102,9 @@ def test_after_an_import_a_window_is_read_through_the_time_index(cli, tmp_path, 
         datetime(2024, 10, 26, tzinfo=UTC),
         datetime(2024, 10, 27, tzinfo=UTC),
         ["military", "aid", "diplomatic"],
+        [APPROVED, PENDING],
         _STORED_COLUMNS,
-    ).where(EventRow.review_state.in_([APPROVED, PENDING]))
+    )
     statement = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     store = Store(f"sqlite:///{tmp_path / 'output' / 'briefing.db'}")
     try:

@@ -23,7 +23,7 @@ from pydantic_core import to_json
 from sqlalchemy import JSON, Connection, Integer, String, Text, cast, func, literal, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from briefing.event import Event, FigureNote, Location, Source
+from briefing.event import Event, FigureNote, Location, Source, rank
 from briefing.process import cycle_collector_paused
 from briefing.store.db import Base, UTCDateTime, json_text, now
 
@@ -387,9 +387,12 @@ def _window_query(
     start: datetime | None,
     end: datetime | None,
     categories: Sequence[str] | None,
+    states: Sequence[str] | None = None,
     columns: Sequence[Any] = _READ_COLUMNS,
 ) -> Any:
     query = select(*columns).order_by(EventRow.occurred_at, EventRow.id)
+    if states:
+        query = query.where(EventRow.review_state.in_(list(states)))
     if start is not None:
         query = query.where(EventRow.occurred_at >= start)
     if end is not None:
@@ -450,7 +453,7 @@ class StoredEvent:
 
     @property
     def sort_key(self) -> tuple[int, float]:
-        return (-self._row[_IMPORTANCE], -self._row[_AT].timestamp())
+        return rank(self._row[_IMPORTANCE], self._row[_AT])
 
     @property
     def tags(self) -> list[str]:
@@ -485,9 +488,7 @@ class StoredEvent:
 
     @property
     def confidence(self) -> float | None:
-        """The ingestion's confidence in what it read, when it gave one."""
-        value = (self._json("classification") or {}).get("confidence")
-        return float(value) if isinstance(value, int | float) else None
+        return confidence_of(self._json("classification"))
 
     def whole(self) -> Event:
         return _stored_event(self._row, [self._json(name) for name in _JSON_FIELDS])
@@ -524,9 +525,7 @@ def stored_events_between(
 ) -> list[StoredEvent]:
     """The events of a window in review `states`, oldest first, as read (not built): a brief's
     window may hold 100,000 events."""
-    query = _window_query(start, end, categories, _STORED_COLUMNS)
-    if states:
-        query = query.where(EventRow.review_state.in_(list(states)))
+    query = _window_query(start, end, categories, states, _STORED_COLUMNS)
     with cycle_collector_paused():
         return [StoredEvent(row) for row in session.execute(query)]
 
@@ -575,14 +574,23 @@ class ReviewedEvent:
     review: Review
 
     @property
+    def review_state(self) -> str:
+        return self.review.state
+
+    @property
     def confidence(self) -> float | None:
         """The ingestion's confidence in what it read, when it gave one."""
-        value = (self.event.classification or {}).get("confidence")
-        return float(value) if isinstance(value, int | float) else None
+        return confidence_of(self.event.classification)
 
     @property
     def reasons(self) -> list[str]:
         return list((self.event.classification or {}).get("reasons") or [])
+
+
+def confidence_of(classification: dict[str, Any] | None) -> float | None:
+    """The ingestion's confidence in what it read, when its classification gives one."""
+    value = (classification or {}).get("confidence")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _reviewed(row: Any) -> ReviewedEvent:
@@ -600,9 +608,7 @@ def reviewed_events_between(
     states: Sequence[str] | None = None,
 ) -> list[ReviewedEvent]:
     """Events with start <= occurred_at < end and their reviews, oldest first (plain rows)."""
-    query = _window_query(start, end, categories)
-    if states:
-        query = query.where(EventRow.review_state.in_(list(states)))
+    query = _window_query(start, end, categories, states)
     with cycle_collector_paused():
         return [_reviewed(row) for row in session.execute(query)]
 
