@@ -7,6 +7,8 @@ from datetime import UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from briefing.event import Event
 from briefing.store import Store
 from briefing.store.search import plain, search_events
@@ -81,14 +83,24 @@ def test_search_follows_a_reimport_that_changes_a_title(cli, tmp_path, database_
     ]
 
 
-def test_after_an_import_a_window_is_read_through_the_time_index(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("written_by", ["events import", "upsert"])
+def test_after_events_are_written_a_window_is_read_through_the_time_index(
+    cli, tmp_path, monkeypatch, written_by
+):
     """Without statistics SQLite read a brief's window through the category or review-state
-    index, i.e. every stored event of those categories, however short the window."""
+    index, i.e. every stored event of those categories, however short the window; the bulk
+    import and the one-by-one writes (ingestion, `events add`) both leave statistics."""
     from datetime import datetime
 
     from sqlalchemy.dialects import sqlite
 
-    from briefing.store.events import _STORED_COLUMNS, APPROVED, PENDING, _window_query
+    from briefing.store.events import (
+        _STORED_COLUMNS,
+        APPROVED,
+        PENDING,
+        _window_query,
+        upsert_events,
+    )
 
     monkeypatch.setenv("BRIEFING_OUTPUT_DIR", str(tmp_path / "output"))
     days = [f"2024-10-{day:02d}T12:00:00+00:00" for day in range(1, 29)]
@@ -96,7 +108,15 @@ def test_after_an_import_a_window_is_read_through_the_time_index(cli, tmp_path, 
         {**RICH, "id": f"e{n}", "occurred_at": days[n % 28], "category": ["military", "aid"][n % 2]}
         for n in range(400)
     ]
-    _import(cli, tmp_path, records)
+    url = f"sqlite:///{tmp_path / 'output' / 'briefing.db'}"
+    if written_by == "events import":
+        _import(cli, tmp_path, records)
+    else:
+        (tmp_path / "output").mkdir()
+        store = Store(url)
+        with store.session() as session:
+            upsert_events(session, [Event.model_validate(record) for record in records])
+        store.dispose()
 
     query = _window_query(
         datetime(2024, 10, 26, tzinfo=UTC),
@@ -106,7 +126,7 @@ def test_after_an_import_a_window_is_read_through_the_time_index(cli, tmp_path, 
         _STORED_COLUMNS,
     )
     statement = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    store = Store(f"sqlite:///{tmp_path / 'output' / 'briefing.db'}")
+    store = Store(url)
     try:
         with store.engine.connect() as connection:
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()

@@ -204,6 +204,7 @@ def upsert_events(session: Session, events: Iterable[Event]) -> UpsertCounts:
             for key, value in _columns(event).items():
                 setattr(row, key, value)
     session.flush()
+    _refresh_statistics(session.connection())
     updated = sum(1 for event_id in set(ids) if event_id in existing)
     return UpsertCounts(added=len(set(ids)) - updated, updated=updated)
 
@@ -257,9 +258,9 @@ _WAITING_CHUNKS = 2
 
 
 def _refresh_statistics(connection: Connection) -> None:
-    """On SQLite, sample the events' indexes (a few milliseconds): without statistics the
-    planner read a brief's window through the review-state or category index, i.e. every
-    stored event, instead of through the time index."""
+    """On SQLite, sample the events' indexes after events are written (a few milliseconds):
+    without statistics the planner read a brief's window through the review-state or category
+    index, i.e. every stored event, instead of through the time index."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA analysis_limit = 400")
         connection.exec_driver_sql("ANALYZE events")
