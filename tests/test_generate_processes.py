@@ -137,3 +137,73 @@ def test_out_into_a_folder_holding_that_name_keeps_the_file(cli, tmp_path):
     assert refused.code == 1
     assert "daily-2024-10-26.pdf already exists" in refused.err and "--force" in refused.err
     assert (folder / "daily-2024-10-26.pdf").read_bytes() == b"an older copy"
+
+
+# Runs `briefing` with an audit hook that writes down every program it (or its renderer,
+# forked with the hook in place) starts.
+WITH_PROGRAMS_LOGGED = """
+import sys
+def log_programs(event, args, log=open(sys.argv[1], "a")):
+    if event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
+        log.write(f"{args[0]}\\n")
+        log.flush()
+sys.addaudithook(log_programs)
+sys.argv[:2] = ["briefing"]
+from briefing.__main__ import run
+run()
+"""
+
+
+def test_generate_starts_no_other_program(cli, tmp_path):
+    """WeasyPrint's own import looks its libraries up with ldconfig, gcc and ld (38 processes,
+    a fifth of a second); the renderer loads them by file name instead."""
+    cli("events", "import", DEMO_EVENTS)
+    programs = tmp_path / "programs.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFING_")}
+    env.update(BRIEFING_OUTPUT_DIR=str(tmp_path / "output"), BRIEFING_TIMEZONE="Europe/Kyiv")
+
+    done = subprocess.run(
+        [sys.executable, "-c", WITH_PROGRAMS_LOGGED, str(programs), "generate", "--json",
+         "--date", "2024-10-26"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert Path(json.loads(done.stdout)["path"]).read_bytes().startswith(b"%PDF-")
+    assert programs.read_text() == ""
+
+
+# A system whose libraries a search finds but their file names do not load: cffi refuses every
+# name while the search is answered by briefing's stand-in.
+LIBRARIES_FOUND_ONLY_BY_SEARCH = """
+import ctypes.util
+import cffi
+searched = []
+stock_search = ctypes.util.find_library
+def search(name):
+    searched.append(name)
+    return stock_search(name)
+ctypes.util.find_library = search
+load = cffi.FFI.dlopen
+def load_only_when_searched(ffi, name, flags=0):
+    if ctypes.util.find_library is not search:
+        raise OSError(f"cannot load library {name!r}")
+    return load(ffi, name, flags)
+cffi.FFI.dlopen = load_only_when_searched
+from briefing.document.engine import import_weasyprint
+import_weasyprint()
+import weasyprint
+weasyprint.HTML(string="<p>x</p>").write_pdf()
+print(f"searched {len(searched)}")
+"""
+
+
+def test_the_renderer_searches_for_libraries_when_their_file_names_do_not_load():
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARIES_FOUND_ONLY_BY_SEARCH],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("searched ") and done.stdout != "searched 0\n"
+    assert "could not import" not in done.stdout  # WeasyPrint's message for a failed import

@@ -30,6 +30,7 @@ from briefing.document.page import (
     template_folders,
     w3c_time,
 )
+from briefing.process import call_with_frame_room
 
 if TYPE_CHECKING:
     from briefing.brief.compose import Brief
@@ -107,7 +108,12 @@ class LaidOut:
 
 
 def lay_out(source: PdfSource) -> LaidOut:
-    """WeasyPrint's layout of the page, in one pass: the document laid out is the one written."""
+    """WeasyPrint's layout of the page, in one pass: the document laid out is the one written.
+    WeasyPrint recurses deeply, so it runs with room on the frame stack (also when written)."""
+    return call_with_frame_room(_lay_out, source)
+
+
+def _lay_out(source: PdfSource) -> LaidOut:
     folders = template_folders(source.template_dir)
     base_url = f"{folders[0].resolve().as_uri()}/"
     page = HTML(string=source.html, base_url=base_url, url_fetcher=TemplateFolderFetcher(folders))
@@ -129,7 +135,8 @@ def write_pdf(laid_out: LaidOut, events: PackedFile) -> RenderedPdf:
         modified=created,
         relationship="Data",
     )
-    data = laid_out.document.write_pdf(
+    data = call_with_frame_room(
+        laid_out.document.write_pdf,
         attachments=[placeholder],
         pdf_variant=PDF_VARIANT,
         pdf_tags=True,

@@ -41,6 +41,9 @@ def _load_renderer(parent: int) -> None:
     # WeasyPrint makes go with it, and its import and render ran 5–8 % faster without.
     gc.disable()
     _die_with(parent)
+    from briefing.document.engine import import_weasyprint
+
+    import_weasyprint()
     import briefing.document.pdf  # noqa: F401  (the slow import this process exists to do early)
 
 
