@@ -20,7 +20,6 @@ from briefing.brief.compose import Brief
 from briefing.brief.window import DEFAULT_SPAN, Window, resolve_window
 from briefing.config import Settings
 from briefing.document.page import RenderedPdf
-from briefing.document.render import render_html
 from briefing.edition_brief import Composed, brief_content, compose_window
 from briefing.errors import BriefingError, one_line
 from briefing.process import cycle_collector_paused
@@ -123,7 +122,11 @@ def _previous_slotted_end(session, name: str, slot: datetime) -> datetime | None
 def _render(
     settings: Settings, composed: Composed, fmt: str, render_pdf: PdfRenderer | None
 ) -> tuple[bytes, int]:
+    """The templates are imported here, for HTML: a PDF renderer fills them itself (in its own
+    process, for `briefing generate`, which thus never loads jinja2 or Babel)."""
     if fmt == "html":
+        from briefing.document.render import render_html
+
         html = render_html(
             composed.brief,
             template_dir=settings.template_dir,

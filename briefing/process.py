@@ -10,8 +10,9 @@ import os
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import ParamSpec, TextIO, TypeVar
+from typing import Any, ParamSpec, TextIO, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,7 +92,7 @@ def call_with_frame_room(function: Callable[P, R], *args: P.args, **kwargs: P.kw
     two; so a frame of 128 KiB of local variables opens one of 256 KiB, whose other half holds
     the call's frames.
     """
-    return _roomy_call(function, args, kwargs)
+    return _roomy_call()(function, args, kwargs)
 
 
 def _call(function: Callable[..., R], args: tuple, kwargs: dict) -> R:
@@ -106,4 +107,7 @@ def _with_unused_locals(function: Callable[..., R], count: int) -> Callable[...,
     return types.FunctionType(roomy, function.__globals__, function.__name__)
 
 
-_roomy_call = _with_unused_locals(_call, FRAME_ROOM_SLOTS)
+@cache
+def _roomy_call() -> Callable[..., Any]:
+    """Made on first use: making it costs 7 ms, which commands that never render should not pay."""
+    return _with_unused_locals(_call, FRAME_ROOM_SLOTS)

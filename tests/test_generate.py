@@ -110,6 +110,21 @@ def test_out_into_a_missing_folder_is_refused_before_anything_is_made(cli, tmp_p
     assert json.loads(cli("archive", "list", "--json").out) == []
 
 
+def test_a_broken_partial_the_page_does_not_include_does_not_stop_a_brief(cli, tmp_path):
+    """The renderer loads the template folder's partials before the brief arrives; one that
+    does not compile, and that the page never includes, must not matter."""
+    cli("events", "import", DEMO_EVENTS)
+    mine = tmp_path / "mine"
+    (mine / "partials").mkdir(parents=True)
+    (mine / "partials" / "_draft.html").write_text("{% if %}")
+    (tmp_path / "briefing.toml").write_text(f'template_dir = "{mine}"\n')
+
+    result = cli("generate", "--date", "2024-10-26", "--json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["pages"] >= 1
+
+
 def test_a_broken_user_template_is_one_line_naming_the_folders(cli, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()

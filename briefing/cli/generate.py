@@ -47,7 +47,7 @@ def generate(
             f"{out} already exists; pass --force to replace it", param_hint="--out"
         )
     chosen: date | None = day.date() if day else None
-    with _pdf_renderer(fmt) as render_pdf, _status(app, "Rendering brief…"):
+    with _pdf_renderer(app, brief, fmt) as render_pdf, _status(app, "Rendering brief…"):
         # Imported only now, while the renderer's process is already loading WeasyPrint.
         from briefing.edition_brief import edition_file
         from briefing.pipeline import generate_edition
@@ -88,14 +88,17 @@ def generate(
 
 
 @contextmanager
-def _pdf_renderer(fmt: str):
-    """For a PDF, a renderer whose process starts loading WeasyPrint before anything else."""
+def _pdf_renderer(app: App, brief: str | None, fmt: str):
+    """For a PDF, a renderer whose process starts loading WeasyPrint before anything else, and
+    then what the brief's templates need."""
     if fmt != "pdf":
         yield None
         return
     from briefing.document.pdf_worker import pdf_worker
 
     with pdf_worker() as worker:
+        _, spec = app.settings.brief(brief)
+        worker.prepare(app.settings.template_dir, spec.locale)
         yield worker.render_pdf
 
 

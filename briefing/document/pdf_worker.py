@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from briefing.errors import BriefingError
+from briefing.process import call_with_frame_room
 
 if TYPE_CHECKING:
     from briefing.brief.compose import Brief
-    from briefing.document.page import PackedFile, PdfSource, RenderedPdf
+    from briefing.document.page import PackedFile, RenderedPdf
     from briefing.document.pdf import LaidOut
 
 # From <linux/prctl.h>: ask the kernel for a signal when the parent process dies.
@@ -73,10 +74,18 @@ def _watch(parent: int) -> None:
 _laid_out: list[LaidOut] = []  # in the child: the pages laid out, waiting for their file
 
 
-def _lay_out(source: PdfSource) -> int:
-    from briefing.document.pdf import lay_out
+def _prepare(template_dir: Path | None, locale: str) -> None:
+    from briefing.document.render import prepare_templates
 
-    _laid_out[:] = [lay_out(source)]
+    prepare_templates(template_dir, locale)
+    call_with_frame_room(int)  # made now, not once the brief is here
+
+
+def _lay_out(brief: Brief, template_dir: Path | None, author: str) -> int:
+    from briefing.document.pdf import lay_out
+    from briefing.document.render import pdf_source
+
+    _laid_out[:] = [lay_out(pdf_source(brief, template_dir=template_dir, author=author))]
     return _laid_out[0].pages
 
 
@@ -111,6 +120,11 @@ class PdfWorker:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
+    def prepare(self, template_dir: Path | None, locale: str) -> None:
+        """Have the child load what filling the templates first needs while this process reads
+        the store and composes the brief (it would otherwise be idle, waiting for the brief)."""
+        self.pool.submit(_prepare, template_dir, locale)
+
     @property
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -125,14 +139,12 @@ class PdfWorker:
         template_dir: Path | None = None,
         author: str = "briefing",
     ) -> RenderedPdf:
-        """Templates filled here; while the child lays out the pages, the events' JSON is
-        made and packed here; then the child writes the PDF."""
+        """The child fills the templates and lays out the pages while the events' JSON is made
+        and packed here; then the child writes the PDF. Jinja2 and Babel are not loaded here."""
         from briefing.document.page import PackedFile
-        from briefing.document.render import pdf_source
 
-        source = pdf_source(brief, template_dir=template_dir, author=author)
         try:
-            laid_out = self.pool.submit(_lay_out, source)
+            laid_out = self.pool.submit(_lay_out, brief, template_dir, author)
             events = PackedFile.pack(events_json())
             laid_out.result()
             return self.pool.submit(_write, events).result()

@@ -375,7 +375,7 @@ def render_html(
     is what that page needs besides the brief.
     """
     return render_template(
-        template_environment(template_dir),
+        _environment_for(template_dir),
         template,
         brief=brief,
         author=author,
@@ -387,6 +387,31 @@ def render_html(
         created=w3c_time(brief.generated_at),
         **context,
     )
+
+
+def prepare_templates(template_dir: Path | None, locale: str) -> None:
+    """Load what filling the brief's templates costs only the first time (the compiled page and
+    its partials, Babel's dates and the locale's data: 30 ms), so that a renderer process can
+    do so while its brief is being composed."""
+    environment = template_environment(template_dir)
+    for name in environment.list_templates(filter_func=_part_of_the_page):
+        environment.get_template(name)
+    format_time(datetime.now().astimezone(), "date", locale)
+    format_number(0.5, locale)
+    _prepared[template_dir] = environment
+
+
+def _part_of_the_page(name: str) -> bool:
+    return name == MAIN_TEMPLATE or name.startswith("partials/") or name.endswith(".css")
+
+
+_prepared: dict[Path | None, jinja2.Environment] = {}
+
+
+def _environment_for(template_dir: Path | None) -> jinja2.Environment:
+    """The environment prepared for the next page of `template_dir`, else a new one: a new one
+    each time, so that a file added to a template folder counts from the next page on."""
+    return _prepared.pop(template_dir, None) or template_environment(template_dir)
 
 
 def pdf_source(
