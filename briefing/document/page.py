@@ -44,8 +44,7 @@ class RenderedPdf:
 
 @dataclass(frozen=True)
 class PdfSource:
-    """Everything WeasyPrint needs to lay out a brief's pages, made without loading it: so a
-    pre-started renderer process receives a page, not the brief."""
+    """Everything WeasyPrint needs to lay out a brief's pages, made without loading it."""
 
     html: str
     title: str

@@ -1,11 +1,12 @@
 """A PDF renderer in a child process that starts loading WeasyPrint before it is needed.
 
-For one-shot commands: the child's import of WeasyPrint (about half a second) runs on the
-second core while the parent reads settings, opens the database, composes the brief and fills
-its templates, so the command costs little more than the render it cannot avoid. The child
-gets the page, and lays it out while the parent makes and compresses the attachment (the
-JSON of every event of the window: 100 MB for 100,000 events), which it then gets deflated.
-Nothing here imports WeasyPrint in the parent.
+For one-shot commands: the child's import of WeasyPrint (a third of a second) and then of the
+brief's templates (with Babel's data for its locale) runs on the second core while the parent
+reads settings, opens the database and composes the brief, so the command costs little more
+than the render it cannot avoid. The child gets the brief, fills the templates and lays the
+page out while the parent makes and compresses the attachment (the JSON of every event of the
+window: 100 MB for 100,000 events), which it then gets deflated. Nothing here imports
+WeasyPrint, jinja2 or Babel in the parent.
 """
 
 from __future__ import annotations
