@@ -99,15 +99,13 @@ def _call(function: Callable[..., R], args: tuple, kwargs: dict) -> R:
     return function(*args, **kwargs)
 
 
-def _with_unused_locals(function: Callable[..., R], count: int) -> Callable[..., R]:
-    assert isinstance(function, types.FunctionType)
-    code = function.__code__
-    unused = tuple(f"_unused_{number}" for number in range(count))
-    roomy = code.replace(co_varnames=code.co_varnames + unused, co_nlocals=code.co_nlocals + count)
-    return types.FunctionType(roomy, function.__globals__, function.__name__)
-
-
 @cache
 def _roomy_call() -> Callable[..., Any]:
-    """Made on first use: making it costs 7 ms, which commands that never render should not pay."""
-    return _with_unused_locals(_call, FRAME_ROOM_SLOTS)
+    """`_call` with FRAME_ROOM_SLOTS unused local variables; made on first use (it takes 7 ms,
+    which commands that never render should not pay)."""
+    code = _call.__code__
+    unused = tuple(f"_unused_{number}" for number in range(FRAME_ROOM_SLOTS))
+    roomy = code.replace(
+        co_varnames=code.co_varnames + unused, co_nlocals=code.co_nlocals + FRAME_ROOM_SLOTS
+    )
+    return types.FunctionType(roomy, globals(), "_roomy_call")

@@ -246,6 +246,8 @@ def _reported_before(report: _Report, seen: dict[tuple, set[frozenset[str]]]) ->
     if not sources:
         return False
     earlier = seen.setdefault(report.signature, set())
+    if sources in earlier:  # a set is kept only if it shares a source with every one before it
+        return False
     if any(not (sources & other) for other in earlier):
         return True
     earlier.add(sources)
