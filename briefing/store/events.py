@@ -525,10 +525,11 @@ def stored_events_between(
     states: Sequence[str] | None = None,
 ) -> list[StoredEvent]:
     """The events of a window in review `states`, oldest first, as read (not built): a brief's
-    window may hold 100,000 events."""
+    window may hold 100,000 events. Read through the session's connection, not the ORM, which
+    only adds its own pass over the rows (a tenth of a second for 100,000)."""
     query = _window_query(start, end, categories, states, _STORED_COLUMNS)
     with cycle_collector_paused():
-        return [StoredEvent(row) for row in session.execute(query)]
+        return [StoredEvent(row) for row in session.connection().execute(query)]
 
 
 def events_by_id(session: Session, ids: Sequence[str]) -> list[Event]:
