@@ -93,7 +93,7 @@ class Composed:
     """A composed brief and its events (oldest first), whose JSON its PDF carries."""
 
     brief: Brief
-    events: Sequence[Development]
+    events: list[Development]
 
     def events_json(self) -> Iterator[bytes]:
         return events_document(self.brief, (event.as_json() for event in self.events))

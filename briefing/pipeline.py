@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from briefing.config import Settings
 from briefing.document.page import RenderedPdf
 from briefing.edition_brief import Composed, brief_content, compose_window
 from briefing.errors import BriefingError, one_line
-from briefing.process import cycle_collector_paused
+from briefing.process import cycle_collector_paused, free_in_background
 from briefing.schedule.slots import brief_schedule
 from briefing.store import Store
 from briefing.store.db import now as utc_now
@@ -140,11 +141,17 @@ def _render(
         render_pdf = render_in_process
     pdf = render_pdf(
         composed.brief,
-        events_json=composed.events_json,
+        events_json=partial(_events_json_then_free, composed),
         template_dir=settings.template_dir,
         author=settings.author,
     )
     return pdf.data, pdf.pages
+
+
+def _events_json_then_free(composed: Composed) -> Iterator[bytes]:
+    """The events' JSON; once it is read, the events are freed while the renderer writes."""
+    yield from composed.events_json()
+    free_in_background(composed.events)
 
 
 def _archive(settings, store, brief: Brief, data: bytes, pages: int, fmt: str, slot) -> Edition:

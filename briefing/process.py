@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import threading
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +79,20 @@ def cycle_collector_paused() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def free_in_background(objects: list[Any]) -> threading.Thread:
+    """Empty `objects` in a thread of its own (returned, started), which frees them while this
+    one waits, for instance on another process: 100,000 events of a window take 0.2 s to free."""
+    thread = threading.Thread(target=_free, args=(objects,), name="free")
+    thread.start()
+    return thread
+
+
+def _free(objects: list[Any]) -> None:
+    """A thousand at a time: one `clear()` would hold the interpreter's lock throughout."""
+    while objects:
+        del objects[-1000:]
 
 
 def call_with_frame_room(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
