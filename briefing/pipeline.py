@@ -149,7 +149,8 @@ def _render(
 
 
 def _events_json_then_free(composed: Composed) -> Iterator[bytes]:
-    """The events' JSON; once it is read, the events are freed while the renderer writes."""
+    """The events' JSON; once it is read, the events are freed (`composed.events` emptied)
+    while the renderer writes the PDF."""
     yield from composed.events_json()
     free_in_background(composed.events)
 

@@ -1,6 +1,7 @@
 """This process and others on the host: whether one that claimed work is still there, a file
 lock only one of them holds, how this one holds millions of short-lived objects without the
-cycle collector's cost, and how it recurses deeply without the frame stack's."""
+cycle collector's cost and lets go of them while it waits, and how it recurses deeply without
+the frame stack's."""
 
 from __future__ import annotations
 
