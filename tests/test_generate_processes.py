@@ -155,8 +155,8 @@ run()
 
 
 def test_generate_starts_no_other_program(cli, tmp_path):
-    """WeasyPrint's own import looks its libraries up with ldconfig, gcc and ld (38 processes,
-    a fifth of a second); the renderer loads them by file name instead."""
+    """WeasyPrint's own import looks its libraries up with ldconfig and gcc (38 runs, a fifth
+    of a second); the renderer loads them by file name instead."""
     cli("events", "import", DEMO_EVENTS)
     programs = tmp_path / "programs.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFING_")}

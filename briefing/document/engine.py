@@ -18,10 +18,11 @@ def import_weasyprint() -> None:
 
     WeasyPrint tries each library it loads (Pango, HarfBuzz, …) under several systems' names,
     and cffi looks every name it cannot load up with `ctypes.util.find_library`, which on Linux
-    runs ldconfig, gcc and ld: 38 processes and a fifth of a second of each import (WeasyPrint
-    issue 1125). Every list ends with the file name a Linux system installs (for instance
-    `libpango-1.0.so.0`), which loads without a search. Should one not, the import is tried
-    again with the search (and WeasyPrint's message on the first failure is not printed).
+    runs ldconfig (22 times here) and gcc with its linker (16 times): a fifth of a second of
+    each import (WeasyPrint issue 1125). Every list ends with the file name a Linux system
+    installs (for instance `libpango-1.0.so.0`), which loads without a search. Should one not,
+    the import is tried again with the search (WeasyPrint's message on the first failure is
+    not printed).
     """
     if not sys.platform.startswith("linux"):
         return
