@@ -15,9 +15,15 @@ from pathlib import Path
 from tests.conftest import DEMO_EVENTS
 
 
-def generate_process(output: Path, *args: str) -> subprocess.Popen:
+def briefing_environment(output: Path) -> dict[str, str]:
+    """This environment without the caller's BRIEFING_ settings, writing under `output`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFING_")}
     env.update(BRIEFING_OUTPUT_DIR=str(output), BRIEFING_TIMEZONE="Europe/Kyiv")
+    return env
+
+
+def generate_process(output: Path, *args: str) -> subprocess.Popen:
+    env = briefing_environment(output)
     return subprocess.Popen(
         [sys.executable, "-m", "briefing", "generate", *args],
         env=env,
@@ -159,8 +165,7 @@ def test_generate_starts_no_other_program(cli, tmp_path):
     of a second); the renderer loads them by file name instead."""
     cli("events", "import", DEMO_EVENTS)
     programs = tmp_path / "programs.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFING_")}
-    env.update(BRIEFING_OUTPUT_DIR=str(tmp_path / "output"), BRIEFING_TIMEZONE="Europe/Kyiv")
+    env = briefing_environment(tmp_path / "output")
 
     done = subprocess.run(
         [sys.executable, "-c", WITH_PROGRAMS_LOGGED, str(programs), "generate", "--json",
